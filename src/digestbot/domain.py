@@ -1,0 +1,165 @@
+"""Frozen domain values shared by every layer: items, time windows, digests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class SourceName(StrEnum):
+    ARXIV = "arxiv"
+    QIITA = "qiita"
+    ZENN = "zenn"
+
+
+@dataclass(frozen=True, slots=True)
+class Popularity:
+    """Engagement counts where the source exposes them (None = unknown, not zero)."""
+
+    likes: int | None = None
+    stocks: int | None = None
+    bookmarks: int | None = None
+    comments: int | None = None
+
+    def score(self) -> int:
+        return sum(v for v in (self.likes, self.stocks, self.bookmarks) if v)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One fetched paper or article, normalized.
+
+    `id` is canonical and source-prefixed: ``arxiv:2401.10491`` (no version),
+    ``qiita:<20-hex item id>``, ``zenn:<slug>``.
+    """
+
+    id: str
+    source: SourceName
+    url: str
+    title: str
+    text: str
+    published: datetime
+    updated: datetime
+    authors: tuple[str, ...] = ()
+    language: str = "en"
+    tags: tuple[str, ...] = ()
+    popularity: Popularity = field(default_factory=Popularity)
+    version: int | None = None
+    mentioned_arxiv_ids: tuple[str, ...] = ()
+    announce_type: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("published", "updated"):
+            value = getattr(self, name)
+            if value.tzinfo is None:
+                raise ValueError(f"Item.{name} must be timezone-aware, got {value!r}")
+
+
+_SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time window [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("Window bounds must be timezone-aware")
+        if self.start >= self.end:
+            raise ValueError(f"Window start {self.start:%Y-%m-%d %H:%M} is not before end {self.end:%Y-%m-%d %H:%M}")
+
+    @classmethod
+    def since(cls, spec: str, *, now: datetime | None = None) -> Window:
+        """`7d`, `36h`, `2w` back from now."""
+        match = _SINCE.match(spec)
+        if not match:
+            raise ValueError(f"cannot read {spec!r} as a duration: use e.g. 7d, 36h or 2w")
+        amount, unit = int(match.group(1)), match.group(2)
+        delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
+        end = (now or datetime.now(UTC)).astimezone(UTC)
+        return cls(end - delta, end)
+
+    @classmethod
+    def between(cls, first: date, last: date, tz: str = "Asia/Tokyo") -> Window:
+        """Whole local days from `first` to `last` inclusive."""
+        zone = ZoneInfo(tz)
+        start = datetime.combine(first, time.min, zone).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
+        return cls(start, end)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def label(self, tz: str = "Asia/Tokyo") -> str:
+        """`11/16–11/22` in local time (end is exclusive, so show the day before)."""
+        zone = ZoneInfo(tz)
+        first = self.start.astimezone(zone)
+        last = (self.end - timedelta(seconds=1)).astimezone(zone)
+        return f"{first.month}/{first.day}–{last.month}/{last.day}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Judge rubric scores, each clamped to 1..5 by code."""
+
+    relevance: int
+    significance: int
+    faithfulness: int
+    japanese: int
+
+    def mean(self) -> float:
+        return (self.relevance + self.significance + self.faithfulness + self.japanese) / 4
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    item: Item
+    category: str
+    blurb: str
+    scores: Scores
+    rationale: str = ""
+    secondary: tuple[str, ...] = ()
+    rank: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    category: str
+    name: str
+    emoji: str
+    entries: tuple[DigestEntry, ...]
+    total: int  # entries kept before the per-category cap; total - len(entries) = "他N件"
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCount:
+    fetched: int = 0
+    kept: int = 0
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What compose produces and what the publishers render."""
+
+    window: Window
+    title: str
+    sections: tuple[DigestSection, ...]
+    sources: dict[str, SourceCount]
+    offline: bool
+    generated_at: datetime
+    notes: tuple[str, ...] = ()  # e.g. "Qiita: fetch failed (timeout)"; shown in the digest
+
+    @property
+    def entry_count(self) -> int:
+        return sum(len(s.entries) for s in self.sections)

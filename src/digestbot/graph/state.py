@@ -1,0 +1,76 @@
+"""Graph state (TypedDicts with explicit reducers) and the structured outputs the agents return."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from digestbot.domain import Item, Window
+
+# --- structured outputs (what an LLM must return; validated, then clamped by code) -----------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # anything outside the schema is dropped
+
+
+class Classification(_Out):
+    item_id: str = Field(description="the id given in the <item id=...> tag")
+    primary: str = Field(description="one category id from the list")
+    secondary: list[str] = Field(default_factory=list, description="at most two more category ids")
+    confidence: float = Field(default=0.5, description="0.0-1.0")
+    reason: str = Field(default="", description="one short line")
+
+
+class ClassificationBatch(_Out):
+    results: list[Classification]
+
+
+class Blurb(_Out):
+    blurb: str = Field(description="1-2 Japanese sentences")
+
+
+class Verdict(_Out):
+    relevance: int = Field(description="1-5: relevance to the team's interests")
+    significance: int = Field(description="1-5: significance / novelty")
+    faithfulness: int = Field(description="1-5: every claim and number of the blurb is in the source")
+    japanese: int = Field(description="1-5: natural, concise Japanese in digest style")
+    rationale: str = Field(default="", description="one or two short sentences")
+    feedback: str = Field(default="", description="what the summarizer must fix, if anything")
+
+
+# --- per-item outcome flowing up through the reducer ------------------------------------------------
+
+
+class ItemResult(TypedDict, total=False):
+    item_id: str
+    category: str
+    secondary: list[str]
+    confidence: float
+    reason: str
+    blurb: str
+    verdict: dict[str, object]
+    revisions: int
+    status: str  # "kept" | "dropped" | "failed"
+    detail: str  # why dropped / failed (shown in the run report, never in the digest body)
+
+
+class RunState(TypedDict, total=False):
+    window: Window
+    items: list[Item]
+    candidates: list[Item]
+    prefilter_dropped: dict[str, int]  # rule -> count
+    classified: dict[str, Classification]
+    results: Annotated[list[ItemResult], operator.add]
+
+
+class ItemState(TypedDict, total=False):
+    item: Item
+    classification: Classification
+    blurb: str
+    verdict: Verdict
+    revisions: int
+    feedback: str
+    results: Annotated[list[ItemResult], operator.add]

@@ -1,0 +1,399 @@
+"""Typed configuration, read once at the edge.
+
+`load_settings()` reads `config/digestbot.toml` and `config/categories.toml` (or the folder in
+`DIGESTBOT_CONFIG_DIR`), applies the documented environment overrides (endpoints, store URL),
+reads secrets from the environment or `.env`, validates everything, and returns one frozen
+`Settings`. Nothing below this module reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the file and the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Positive = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(ge=0)]
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class ArxivConfig(_Model):
+    enabled: bool = True
+    api_url: str = "https://export.arxiv.org/api/query"
+    categories: tuple[str, ...] = ("cs.CL", "cs.AI", "cs.LG")
+    keywords: tuple[str, ...] = ()  # optional: AND (abs:kw1 OR abs:kw2 ...) into the query
+    page_size: Annotated[int, Field(gt=0, le=2000)] = 200
+    delay_seconds: Seconds = 3.0  # arXiv etiquette: one request per 3 s (enforced unless the API is local)
+    timeout_seconds: Seconds = 30.0
+    max_retries: Annotated[int, Field(ge=0)] = 4
+    max_results: Positive = 10_000
+
+    @model_validator(mode="after")
+    def _etiquette(self) -> ArxivConfig:
+        if self.delay_seconds < 3.0 and not is_loopback_url(self.api_url):
+            raise ValueError("delay_seconds must be at least 3.0 for the real arXiv API (arXiv's terms of use)")
+        return self
+
+
+class QiitaConfig(_Model):
+    enabled: bool = True
+    base_url: str = "https://qiita.com"
+    tags: tuple[str, ...] = ("LLM", "生成AI", "RAG", "機械学習", "自然言語処理")
+    per_page: Annotated[int, Field(gt=0, le=100)] = 100
+    max_pages: Annotated[int, Field(gt=0, le=100)] = 10
+    min_rate_remaining: Annotated[int, Field(ge=0)] = 5  # stop using the API below this quota
+
+
+class ZennConfig(_Model):
+    enabled: bool = True
+    base_url: str = "https://zenn.dev"
+    topics: tuple[str, ...] = ("llm", "生成ai", "rag", "機械学習", "nlp")
+    enrich_with_api: bool = True  # liked counts from the unofficial JSON listing
+    api_pages: Annotated[int, Field(gt=0, le=20)] = 2
+
+
+class SourcesConfig(_Model):
+    arxiv: ArxivConfig = ArxivConfig()
+    qiita: QiitaConfig = QiitaConfig()
+    zenn: ZennConfig = ZennConfig()
+
+
+class HttpConfig(_Model):
+    timeout_seconds: Seconds = 20.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    backoff_seconds: Seconds = 1.0
+    max_retry_after_seconds: Seconds = 120.0  # a longer Retry-After fails the source instead of hanging
+    user_agent: str = "digestbot/0.1 (research digest bot)"
+
+
+# --- pipeline --------------------------------------------------------------------------------------
+
+
+class Price(_Model):
+    input: Annotated[float, Field(ge=0)]  # USD per 1M input tokens
+    output: Annotated[float, Field(ge=0)]  # USD per 1M output tokens
+
+
+class LLMConfig(_Model):
+    model: str = ""  # "openai:gpt-4o-mini", "anthropic:claude-…", "ollama:qwen2.5"; empty = offline mode
+    base_url: str = ""  # any OpenAI-compatible server, e.g. http://localhost:8000/v1
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    max_concurrency: Positive = 4
+    requests_per_second: Annotated[float, Field(gt=0)] = 2.0
+    timeout_seconds: Seconds = 60.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    prices: dict[str, Price] = Field(default_factory=dict)  # model name -> price
+
+
+class PrefilterConfig(_Model):
+    enabled: bool = True
+    min_keyword_hits: Annotated[int, Field(ge=0)] = 1  # title+abstract hits on any category keyword
+    interests: tuple[str, ...] = ("LLM", "language model", "大規模言語モデル", "生成AI")
+    exclude: tuple[str, ...] = ()  # drop items whose title contains one of these
+
+
+class JudgeConfig(_Model):
+    min_relevance: Score = 3
+    min_significance: Score = 2
+    min_faithfulness: Score = 4
+    min_japanese: Score = 4
+    max_revisions: Annotated[int, Field(ge=0, le=3)] = 1
+
+
+class PipelineConfig(_Model):
+    summary_max_chars: Annotated[int, Field(ge=40, le=400)] = 120
+    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
+    total_cap: Positive = 40
+    other_category: str | None = "other"  # None (or "") = drop items that fit no category
+    prefilter: PrefilterConfig = PrefilterConfig()
+    judge: JudgeConfig = JudgeConfig()
+
+
+# --- delivery and schedule -----------------------------------------------------------------------------
+
+
+class SlackConfig(_Model):
+    api_url: str = "https://slack.com/api/"
+    channel: str = "#llm-digest"
+    admin_channel: str = ""
+    min_seconds_between_posts: Seconds = 1.0
+    ondemand_visibility: Literal["channel", "ephemeral"] = "channel"
+    allowed_channels: tuple[str, ...] = ()  # empty = every channel the bot is in
+    allowed_users: tuple[str, ...] = ()  # empty = everyone
+
+    @field_validator("api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class CronConfig(_Model):
+    day_of_week: str = "*"  # names (mon,tue…) or keywords; never crontab digits (APScheduler counts Monday as 0)
+    hour: str = "9"
+    minute: str = "0"
+
+
+class ScheduleConfig(_Model):
+    timezone: str = "Asia/Tokyo"
+    weekly_digest: CronConfig = CronConfig(day_of_week="mon", hour="9", minute="0")
+    ingest_arxiv: CronConfig = CronConfig(day_of_week="mon-fri", hour="10", minute="30")
+    ingest_feeds: CronConfig = CronConfig(day_of_week="*", hour="*/4", minute="15")
+    misfire_grace_seconds: Positive = 3600
+
+
+class GeneralConfig(_Model):
+    timezone: str = "Asia/Tokyo"
+    data_dir: str = "data"  # relative to the working directory
+    store_url: str = ""  # empty = sqlite:///<data_dir>/digestbot.sqlite; DATABASE_URL overrides
+    default_window_days: Positive = 7
+    digest_title: str = "📚 LLMリサーチダイジェスト"
+
+
+class AppConfig(_Model):
+    general: GeneralConfig = GeneralConfig()
+    sources: SourcesConfig = SourcesConfig()
+    http: HttpConfig = HttpConfig()
+    llm: LLMConfig = LLMConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    slack: SlackConfig = SlackConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+
+# --- categories ------------------------------------------------------------------------------------------
+
+
+class Category(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    name: Annotated[str, Field(min_length=1)]
+    emoji: str = "📄"
+    description: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    keywords_en: tuple[str, ...] = ()
+    keywords_ja: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    cap: Positive = 8
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return self.keywords_en + self.keywords_ja
+
+
+class CategoriesFile(_Model):
+    category: tuple[Category, ...]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CategoriesFile:
+        seen: set[str] = set()
+        for cat in self.category:
+            if cat.id in seen:
+                raise ValueError(f"category id {cat.id!r} appears twice")
+            seen.add(cat.id)
+        return self
+
+
+# --- secrets ---------------------------------------------------------------------------------------------
+
+
+class Secrets(BaseSettings):
+    """Secrets come only from the environment or `.env`; never from config files, never printed."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    digestbot_llm_api_key: SecretStr | None = None
+    qiita_token: SecretStr | None = None
+
+    def redacted(self) -> dict[str, str]:
+        return {name: ("set (redacted)" if value else "unset") for name, value in self}
+
+
+# Endpoint and store overrides: environment variable -> dotted config path. Documented in the README.
+ENV_OVERRIDES: dict[str, str] = {
+    "DIGESTBOT_ARXIV_API_URL": "sources.arxiv.api_url",
+    "DIGESTBOT_QIITA_BASE_URL": "sources.qiita.base_url",
+    "DIGESTBOT_ZENN_BASE_URL": "sources.zenn.base_url",
+    "DIGESTBOT_SLACK_API_URL": "slack.api_url",
+    "DIGESTBOT_SLACK_CHANNEL": "slack.channel",
+    "DIGESTBOT_LLM_MODEL": "llm.model",
+    "DIGESTBOT_LLM_BASE_URL": "llm.base_url",
+    "DIGESTBOT_DATA_DIR": "general.data_dir",
+    "DATABASE_URL": "general.store_url",
+}
+
+
+class Settings(BaseModel):
+    """Everything a run needs, validated."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config_dir: Path
+    app: AppConfig
+    categories: tuple[Category, ...]
+    secrets: Secrets
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.app.general.data_dir)
+
+    @property
+    def store_url(self) -> str:
+        return normalize_store_url(self.app.general.store_url, self.data_dir)
+
+    @property
+    def offline(self) -> bool:
+        return not self.app.llm.model
+
+    def category(self, category_id: str) -> Category:
+        for cat in self.categories:
+            if cat.id == category_id:
+                return cat
+        known = ", ".join(c.id for c in self.categories)
+        raise ConfigError(f"unknown category {category_id!r} (known: {known})")
+
+    def effective(self) -> dict[str, Any]:
+        """The effective configuration with secrets redacted (for `digestbot config check`)."""
+        config = self.app.model_dump(mode="json")
+        config["general"]["store_url"] = redact_url(config["general"]["store_url"])
+        return {
+            "config_dir": str(self.config_dir),
+            "store_url": redact_url(self.store_url),
+            "offline_mode": self.offline,
+            "config": config,
+            "categories": [c.id for c in self.categories],
+            "secrets": self.secrets.redacted(),
+        }
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def normalize_store_url(url: str, data_dir: Path) -> str:
+    """Empty -> SQLite in the data dir; Heroku's `postgres://` -> SQLAlchemy + psycopg 3."""
+    if not url:
+        return f"sqlite:///{data_dir / 'digestbot.sqlite'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def default_config_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("DIGESTBOT_CONFIG_DIR", "config"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (set DIGESTBOT_CONFIG_DIR to your config folder)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: str) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot apply override to {dotted}: {key} is not a table")
+        node = child
+    node[leaf] = value
+
+
+def _first_error(path: Path, exc: ValidationError, data: Mapping[str, Any] | None = None) -> ConfigError:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    if data is not None and err["loc"] and err["loc"][0] == "category" and len(err["loc"]) > 1:
+        index = err["loc"][1]
+        if isinstance(index, int):
+            cats = data.get("category", [])
+            cat_id = cats[index].get("id", index) if index < len(cats) else index
+            loc = ".".join([f"category[{cat_id}]", *(str(p) for p in err["loc"][2:])])
+    if err["type"] == "extra_forbidden":
+        message = "unknown key (check spelling; see config/digestbot.toml for the known keys)"
+    elif err["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = f"{err['msg']} (got {err.get('input')!r})"
+    more = len(exc.errors()) - 1
+    suffix = f" [+{more} more problem{'s' if more > 1 else ''}]" if more else ""
+    return ConfigError(f"{path}: {loc}: {message}{suffix}")
+
+
+def load_app_config(path: Path, environ: Mapping[str, str]) -> AppConfig:
+    data = _read_toml(path)
+    for env_name, dotted in ENV_OVERRIDES.items():
+        if environ.get(env_name):
+            _set_dotted(data, dotted, environ[env_name])
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(path, exc) from None
+
+
+def load_categories(path: Path) -> tuple[Category, ...]:
+    data = _read_toml(path)
+    try:
+        return CategoriesFile.model_validate(data).category
+    except ValidationError as exc:
+        raise _first_error(path, exc, data) from None
+
+
+def load_settings(
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = None,
+) -> Settings:
+    """Load and validate the whole configuration. Raises `ConfigError` with one readable line."""
+    env = os.environ if environ is None else environ
+    folder = config_dir or default_config_dir(env)
+    app = load_app_config(folder / "digestbot.toml", env)
+    categories = load_categories(folder / "categories.toml")
+    other = app.pipeline.other_category
+    if other and other not in {c.id for c in categories}:
+        raise ConfigError(
+            f"{folder / 'digestbot.toml'}: pipeline.other_category: {other!r} is not a category id in "
+            f"{folder / 'categories.toml'} (add it, or set other_category = \"\" to drop unmatched items)"
+        )
+    secret_env = {k.lower(): v for k, v in env.items() if k.lower() in Secrets.model_fields}
+    extra: dict[str, Any] = {"_env_file": env_file} if env_file is not None else {}
+    secrets = Secrets(**extra, **secret_env)
+    return Settings(config_dir=folder, app=app, categories=categories, secrets=secrets)

@@ -1,0 +1,42 @@
+"""The `Source` protocol every fetcher implements, and the per-run fetch log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from digestbot.domain import Item, SourceName, Window
+
+
+class SourceError(Exception):
+    """The whole source failed (down, throttled past retries, error feed). The message says why."""
+
+
+@dataclass
+class FetchLog:
+    """Collects what a source wants the user to know, without stopping the run.
+
+    `warnings`: partial problems (one tag feed malformed but usable, a feed empty on a weekend).
+    `errors`: parts that failed (one of five tag feeds down). A source that fails entirely raises
+    `SourceError` instead.
+    """
+
+    source: SourceName
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
+class Source(Protocol):
+    """Fetches the items published in a window. Yields normalized, frozen `Item`s."""
+
+    name: SourceName
+
+    def fetch(self, window: Window, log: FetchLog) -> Iterator[Item]: ...
