@@ -1,0 +1,1 @@
+"""The three agents (classifier, summarizer, judge): prompt specs, the LLM-backed and offline implementations."""

@@ -1,0 +1,80 @@
+"""The `Agents` protocol the graph nodes call, shared by the LLM-backed and offline implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from digestbot.domain import Item
+from digestbot.graph.state import Classification, Verdict
+from digestbot.settings import Category
+
+AGENT_NAMES = ("classifier", "summarizer", "judge")
+
+
+class AgentError(Exception):
+    """One item's agent call failed for good (after retries and one repair attempt).
+
+    The item is recorded as failed and held back; the message is for the run report, never the digest.
+    """
+
+
+@dataclass
+class AgentUsage:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    failures: int = 0
+    repairs: int = 0
+    cached: int = 0  # results served from the result cache (no call made)
+    cost_usd: float = 0.0
+
+
+@dataclass
+class UsageReport:
+    """Token usage per agent for one run, with the cost estimate from the config's price table."""
+
+    model: str
+    per_agent: dict[str, AgentUsage] = field(default_factory=lambda: {n: AgentUsage() for n in AGENT_NAMES})
+
+    @property
+    def total(self) -> AgentUsage:
+        out = AgentUsage()
+        for usage in self.per_agent.values():
+            out.calls += usage.calls
+            out.input_tokens += usage.input_tokens
+            out.output_tokens += usage.output_tokens
+            out.failures += usage.failures
+            out.repairs += usage.repairs
+            out.cached += usage.cached
+            out.cost_usd += usage.cost_usd
+        return out
+
+
+class Agents(Protocol):
+    """What the pipeline needs from its agents.
+
+    `fingerprint(agent)` identifies everything that changes that agent's output besides the item
+    itself (prompt hash, model, temperature; for offline agents, the heuristic's version). It is part
+    of every result-cache key, so editing one prompt re-runs exactly that agent's work.
+    """
+
+    offline: bool
+    usage: UsageReport
+
+    def fingerprint(self, agent: str) -> str: ...
+
+    def batch_size(self, agent: str) -> int: ...
+
+    async def classify(self, items: Sequence[Item], categories: Sequence[Category]) -> list[Classification]:
+        """One Classification per item, in order. Unknown category ids are mapped by the caller."""
+        ...
+
+    async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
+        """A Japanese blurb of 1-2 sentences; `feedback` is the judge's request on a revision."""
+        ...
+
+    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
+        """Rubric scores for the item and its blurb (clamped to 1..5 by the caller)."""
+        ...
