@@ -162,6 +162,7 @@ class ScheduleConfig(_Model):
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
+    agents_dir: str = "agents"  # agent prompt files (agents/<name>.md); DIGESTBOT_AGENTS_DIR overrides
     store_url: str = ""  # empty = sqlite:///<data_dir>/digestbot.sqlite; DATABASE_URL overrides
     default_window_days: Positive = 7
     digest_title: str = "📚 LLMリサーチダイジェスト"
@@ -240,6 +241,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "DIGESTBOT_LLM_MODEL": "llm.model",
     "DIGESTBOT_LLM_BASE_URL": "llm.base_url",
     "DIGESTBOT_DATA_DIR": "general.data_dir",
+    "DIGESTBOT_AGENTS_DIR": "general.agents_dir",
     "DATABASE_URL": "general.store_url",
 }
 
@@ -257,6 +259,10 @@ class Settings(BaseModel):
     @property
     def data_dir(self) -> Path:
         return Path(self.app.general.data_dir)
+
+    @property
+    def agents_dir(self) -> Path:
+        return Path(self.app.general.agents_dir)
 
     @property
     def store_url(self) -> str:
