@@ -67,8 +67,13 @@ class Agents(Protocol):
 
     def batch_size(self, agent: str) -> int: ...
 
-    async def classify(self, items: Sequence[Item], categories: Sequence[Category]) -> list[Classification]:
-        """One Classification per item, in order. Unknown category ids are mapped by the caller."""
+    async def classify(
+        self, items: Sequence[Item], categories: Sequence[Category]
+    ) -> list[Classification | AgentError]:
+        """One entry per item, in input order: its Classification, or the AgentError that item hit.
+
+        A per-item failure never fails the batch. Unknown category ids are mapped by the caller.
+        """
         ...
 
     async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
