@@ -7,7 +7,7 @@ from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from digestbot.domain import Item, Window
+from digestbot.domain import Digest, Item, Window
 
 # --- structured outputs (what an LLM must return; validated, then clamped by code) -----------------
 
@@ -64,6 +64,7 @@ class RunState(TypedDict, total=False):
     prefilter_dropped: dict[str, int]  # rule -> count
     classified: dict[str, Classification]
     results: Annotated[list[ItemResult], operator.add]
+    digest: Digest
 
 
 class ItemState(TypedDict, total=False):
@@ -73,4 +74,5 @@ class ItemState(TypedDict, total=False):
     verdict: Verdict
     revisions: int
     feedback: str
+    outcome: str  # "" while working; "revise" sends the blurb back to the summarizer; "done" ends the branch
     results: Annotated[list[ItemResult], operator.add]

@@ -1,0 +1,55 @@
+"""The digest pipeline as a LangGraph `StateGraph`. This module only wires; nodes live in `graph/nodes/`.
+
+    START → prefilter → classify ─Send per item─▶ item: summarize ⇄ judge ─▶ compose → END
+                               └──(no candidates)────────────────────────▶ compose
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from digestbot.graph.context import RunContext
+from digestbot.graph.nodes.classify import classify
+from digestbot.graph.nodes.compose import compose
+from digestbot.graph.nodes.judge import after_judge, judge
+from digestbot.graph.nodes.prefilter import prefilter_node
+from digestbot.graph.nodes.summarize import after_summarize, summarize
+from digestbot.graph.state import ItemState, RunState
+
+
+def build_item_graph() -> StateGraph[ItemState, RunContext, ItemState, ItemState]:
+    """One item's branch: summarize, judge, and back to summarize once per allowed revision."""
+    item = StateGraph(ItemState, context_schema=RunContext)
+    item.add_node("summarize", summarize)
+    item.add_node("judge", judge)
+    item.add_edge(START, "summarize")
+    item.add_conditional_edges("summarize", after_summarize, {"judge": "judge", "end": END})
+    item.add_conditional_edges("judge", after_judge, {"summarize": "summarize", "end": END})
+    return item
+
+
+def fan_out(state: RunState) -> list[Send] | str:
+    """One `Send` per classified item; each branch sees only its own item."""
+    by_id = {item.id: item for item in state.get("candidates", [])}
+    sends = [
+        Send("item", {"item": by_id[item_id], "classification": cls, "revisions": 0})
+        for item_id, cls in state.get("classified", {}).items()
+        if item_id in by_id
+    ]
+    return sends or "compose"
+
+
+def build_graph() -> StateGraph[RunState, RunContext, RunState, RunState]:
+    """The uncompiled pipeline; callers compile it (tests with a fresh checkpointer if they want one)."""
+    graph = StateGraph(RunState, context_schema=RunContext)
+    graph.add_node("prefilter", prefilter_node)
+    graph.add_node("classify", classify)
+    graph.add_node("item", build_item_graph().compile())
+    graph.add_node("compose", compose)
+    graph.add_edge(START, "prefilter")
+    graph.add_edge("prefilter", "classify")
+    graph.add_conditional_edges("classify", fan_out, ["item", "compose"])
+    graph.add_edge("item", "compose")
+    graph.add_edge("compose", END)
+    return graph

@@ -1,0 +1,1 @@
+"""One LangGraph node per module; the node is the function named like the module."""

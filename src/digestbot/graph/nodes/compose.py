@@ -1,0 +1,119 @@
+"""Compose the digest: categories in config order, best items first, per-category and total caps."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from digestbot.domain import Digest, DigestEntry, DigestSection, Item, Scores, SourceCount, Window
+from digestbot.graph.context import RunContext
+from digestbot.graph.state import ItemResult, RunState
+from digestbot.settings import Category
+
+
+def rank(scores: Scores, item: Item, confidence: float) -> float:
+    """Judge's relevance and significance first; faithfulness, language, confidence and popularity break ties."""
+    popularity = math.log1p(item.popularity.score()) / 10
+    return (
+        0.4 * scores.relevance
+        + 0.4 * scores.significance
+        + 0.05 * scores.faithfulness
+        + 0.05 * scores.japanese
+        + 0.1 * confidence
+        + popularity
+    )
+
+
+def _entry(result: ItemResult, item: Item) -> DigestEntry:
+    verdict = result.get("verdict", {})
+    scores = Scores(
+        relevance=int(verdict.get("relevance", 1)),  # type: ignore[call-overload]
+        significance=int(verdict.get("significance", 1)),  # type: ignore[call-overload]
+        faithfulness=int(verdict.get("faithfulness", 1)),  # type: ignore[call-overload]
+        japanese=int(verdict.get("japanese", 1)),  # type: ignore[call-overload]
+    )
+    return DigestEntry(
+        item=item,
+        category=result.get("category", ""),
+        blurb=result.get("blurb", ""),
+        scores=scores,
+        rationale=str(verdict.get("rationale", "")),
+        secondary=tuple(result.get("secondary", [])),
+        rank=round(rank(scores, item, result.get("confidence", 0.5)), 4),
+    )
+
+
+def build_sections(
+    kept: Sequence[DigestEntry], categories: Sequence[Category], total_cap: int
+) -> tuple[DigestSection, ...]:
+    by_category: dict[str, list[DigestEntry]] = {c.id: [] for c in categories}
+    for entry in kept:
+        by_category.setdefault(entry.category, []).append(entry)
+    for entries in by_category.values():
+        entries.sort(key=lambda e: (-e.rank, e.item.id))
+    # The total cap keeps the globally best entries, then each category shows its share in config order.
+    capped = {c.id: by_category[c.id][: c.cap] for c in categories}
+    ordered = sorted((e for es in capped.values() for e in es), key=lambda e: (-e.rank, e.item.id))
+    allowed = {e.item.id for e in ordered[:total_cap]}
+    sections = []
+    for cat in categories:
+        entries = by_category[cat.id]
+        if not entries:
+            continue
+        shown = tuple(e for e in capped[cat.id] if e.item.id in allowed)
+        sections.append(DigestSection(cat.id, cat.name, cat.emoji, shown, total=len(entries)))
+    return tuple(sections)
+
+
+def source_counts(
+    items: Sequence[Item], kept: Sequence[DigestEntry], fetched: Mapping[str, SourceCount]
+) -> dict[str, SourceCount]:
+    in_window = Counter(str(i.source) for i in items)
+    kept_count = Counter(str(e.item.source) for e in kept)
+    names = sorted(set(in_window) | set(fetched))
+    return {
+        name: SourceCount(
+            fetched=in_window[name],
+            kept=kept_count[name],
+            failed=fetched.get(name, SourceCount()).failed,
+        )
+        for name in names
+    }
+
+
+def failure_note(results: Sequence[ItemResult]) -> tuple[str, ...]:
+    failed = sum(1 for r in results if r.get("status") == "failed")
+    return (f"{failed}件の処理に失敗したため掲載を見送りました（詳細は digest.json）",) if failed else ()
+
+
+def compose_digest(
+    window: Window,
+    items: Sequence[Item],
+    results: Sequence[ItemResult],
+    ctx: RunContext,
+    *,
+    now: datetime | None = None,
+) -> Digest:
+    by_id = {item.id: item for item in items}
+    kept = [_entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id]
+    sections = build_sections(kept, ctx.categories, ctx.settings.app.pipeline.total_cap)
+    general = ctx.settings.app.general
+    return Digest(
+        window=window,
+        title=f"{general.digest_title} {window.label(general.timezone)}",
+        sections=sections,
+        sources=source_counts(items, kept, ctx.fetched),
+        offline=ctx.agents.offline,
+        generated_at=now or datetime.now(UTC),
+        notes=ctx.notes + failure_note(results),
+    )
+
+
+async def compose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    digest = compose_digest(state["window"], state.get("items", []), state.get("results", []), runtime.context)
+    return {"digest": digest}

@@ -1,0 +1,110 @@
+"""Pure parts of the graph nodes: category cleaning, score clamping, keep/revise/drop, ranking and caps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from digestbot.domain import DigestEntry, Item, Popularity, Scores, SourceName
+from digestbot.graph.nodes.classify import clean_classification
+from digestbot.graph.nodes.compose import build_sections, rank
+from digestbot.graph.nodes.judge import clamp, decide
+from digestbot.graph.state import Classification
+from digestbot.settings import Category, JudgeConfig
+
+CATS = (
+    Category(id="rag", name="RAG", description="retrieval", cap=2),
+    Category(id="agents", name="エージェント", description="agents", cap=2),
+    Category(id="other", name="その他", description="rest", cap=1),
+)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def _item(n: int, likes: int | None = None) -> Item:
+    return Item(
+        id=f"arxiv:2611.{n:05d}",
+        source=SourceName.ARXIV,
+        url=f"https://arxiv.org/abs/2611.{n:05d}",
+        title=f"Paper {n}",
+        text="abstract",
+        published=NOW,
+        updated=NOW,
+        popularity=Popularity(likes=likes),
+    )
+
+
+def _entry(n: int, category: str, relevance: int) -> DigestEntry:
+    scores = Scores(relevance, 3, 5, 5)
+    item = _item(n)
+    return DigestEntry(item=item, category=category, blurb="要約。", scores=scores, rank=rank(scores, item, 0.5))
+
+
+def test_unknown_primary_goes_to_other() -> None:
+    """A category id the config does not know is mapped to the configured 'other' category."""
+    raw = Classification(item_id="x", primary="Quantum", secondary=["rag", "rag", "nope", "agents", "other"])
+    cleaned = clean_classification(raw, CATS, "other")
+    assert cleaned is not None
+    assert ("other", ["rag", "agents"]) == (cleaned.primary, cleaned.secondary)
+
+
+def test_unknown_primary_without_other_is_off_topic() -> None:
+    """With no 'other' category configured, an unknown primary means the item is dropped."""
+    assert clean_classification(Classification(item_id="x", primary="nope"), CATS, None) is None
+
+
+def test_confidence_is_clamped() -> None:
+    """Confidence outside 0..1 is clamped, ids are normalized to lower case."""
+    cleaned = clean_classification(Classification(item_id="x", primary=" RAG ", confidence=7), CATS, "other")
+    assert cleaned is not None
+    assert ("rag", 1.0) == (cleaned.primary, cleaned.confidence)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(0, 1), (9, 5), (3.6, 4), ("5", 5), ("excellent", 1), (None, 1)])
+def test_clamp_keeps_scores_on_the_rubric(raw: object, expected: int) -> None:
+    """Whatever the model sends, a score ends up an integer in 1..5."""
+    assert expected == clamp(raw)
+
+
+def test_decide_keeps_good_items() -> None:
+    """Scores at or above every threshold keep the item."""
+    assert ("keep", "") == decide(Scores(4, 3, 5, 5), JudgeConfig(), 0)
+
+
+def test_decide_revises_a_weak_blurb_once() -> None:
+    """A faithfulness fault sends the blurb back while revisions remain, then drops it."""
+    config = JudgeConfig(max_revisions=1)
+    assert "revise" == decide(Scores(4, 3, 2, 5), config, 0)[0]
+    action, why = decide(Scores(4, 3, 2, 5), config, 1)
+    assert ("drop", True) == (action, "after 1 revision" in why)
+
+
+def test_decide_drops_irrelevant_items_without_revision() -> None:
+    """Low relevance is the item's fault, not the blurb's: no revision is spent on it."""
+    assert "drop" == decide(Scores(1, 5, 1, 1), JudgeConfig(), 0)[0]
+
+
+def test_sections_follow_config_order_and_caps() -> None:
+    """Sections come in config order, best first, capped per category with the hidden count kept."""
+    kept = [_entry(1, "agents", 3), _entry(2, "rag", 3), _entry(3, "rag", 5), _entry(4, "rag", 4)]
+    sections = build_sections(kept, CATS, total_cap=10)
+    assert ["rag", "agents"] == [s.category for s in sections]
+    rag = sections[0]
+    assert (["arxiv:2611.00003", "arxiv:2611.00004"], 3, 1) == (
+        [e.item.id for e in rag.entries],
+        rag.total,
+        rag.hidden,
+    )
+
+
+def test_total_cap_keeps_the_best_overall() -> None:
+    """The total cap removes the weakest entries across categories."""
+    kept = [_entry(1, "agents", 2), _entry(2, "rag", 5), _entry(3, "rag", 4)]
+    sections = build_sections(kept, CATS, total_cap=2)
+    assert {"arxiv:2611.00002", "arxiv:2611.00003"} == {e.item.id for s in sections for e in s.entries}
+
+
+def test_popularity_breaks_ties() -> None:
+    """Between equal judge scores, the more liked article ranks higher."""
+    scores = Scores(4, 4, 5, 5)
+    assert rank(scores, _item(1, likes=50), 0.5) > rank(scores, _item(2), 0.5)
