@@ -1,0 +1,259 @@
+"""Tables, the engine factory, and idempotent migrations (SQLite by default, PostgreSQL via psycopg 3).
+
+Every store object opens its engine through `open_engine(url)`, which creates or migrates the schema.
+Migrations run inside one write transaction that holds the database's writer lock (SQLite:
+`BEGIN IMMEDIATE`; PostgreSQL: an advisory transaction lock), so two processes opening the same
+store at once do not race.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from digestbot.settings import redact_url
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written (database unreachable, locked, broken schema)."""
+
+
+class StoreConfigError(StoreError):
+    """The store URL itself is unusable (unknown scheme, missing driver)."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC; always read back as aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store a naive datetime: {value!r}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("source", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("url_key", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("norm_title", Text, nullable=False),
+    Column("published", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("version", Integer),
+    Column("language", String(16), nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("data", Json, nullable=False),  # text, authors, tags, popularity, ... (see store/rows.py)
+    Index("ix_items_published", "published"),
+    Index("ix_items_source_published", "source", "published"),
+    Index("ix_items_url_key", "url_key"),
+    Index("ix_items_norm_title", "norm_title"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("alias_id", String(200), primary_key=True),
+    Column("canonical_id", String(200), ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(20), nullable=False),  # "url" or "title"
+    Column("created", UtcDateTime, nullable=False),
+)
+
+fetch_runs = Table(
+    "fetch_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(20), nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("fetched", Integer, nullable=False),
+    Column("new", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("warnings", Json, nullable=False),
+    Column("errors", Json, nullable=False),
+    Column("failure", Text),
+    Column("started", UtcDateTime, nullable=False),
+    Column("finished", UtcDateTime, nullable=False),
+    Index("ix_fetch_runs_started", "started"),
+)
+
+result_cache = Table(
+    "result_cache",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+
+http_validators = Table(
+    "http_validators",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("etag", Text),
+    Column("modified", Text),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+
+
+# --- migrations ------------------------------------------------------------------------------------
+# A fresh database gets today's tables via `create_all` and is stamped with the latest version.
+# An older database runs each later step once. Steps must tolerate re-running (check before ALTER).
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (
+    lambda conn: metadata.create_all(conn, checkfirst=True),  # v1: initial schema
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_PG_SCHEMA_LOCK = 0x64696765737401  # pg advisory lock key for migrations ("digest" + 1)
+_PG_WRITE_LOCK = 0x64696765737402  # pg advisory lock key serializing item writers
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema; returns the version now in place. Safe to call concurrently."""
+    with write_transaction(engine, lock_key=_PG_SCHEMA_LOCK) as conn:
+        schema_version.create(conn, checkfirst=True)
+        current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+        now = datetime.now(UTC)
+        if current == 0:
+            metadata.create_all(conn, checkfirst=True)
+            conn.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=now))
+            return SCHEMA_VERSION
+        for version, step in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                step(conn)
+                conn.execute(insert(schema_version).values(version=version, applied_at=now))
+        return max(current, SCHEMA_VERSION)
+
+
+# --- engine ----------------------------------------------------------------------------------------
+
+_WRITE_OPTION = "digestbot_write"
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url` with our SQLite settings (WAL, busy timeout, foreign keys); no migration."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, json_serializer=_json_dumps, connect_args={"timeout": 30})
+            _configure_sqlite(engine)
+            return engine
+        return create_engine(parsed, json_serializer=_json_dumps, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise StoreConfigError(f"store URL {redact_url(url)!r} is not usable: {exc}") from None
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and bring the schema up to date."""
+    engine = create_store_engine(url)
+    try:
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open the store: {error_line(exc)}") from exc
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        writer = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine, *, lock_key: int = _PG_WRITE_LOCK) -> Iterator[Connection]:
+    """One transaction holding the writer lock, so concurrent writers queue instead of colliding."""
+    with engine.execution_options(**{_WRITE_OPTION: True}).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+        yield conn
+
+
+def upsert_statement(conn: Connection, table: Table) -> Any:
+    """The dialect's `INSERT` construct, which offers `on_conflict_do_update/do_nothing`."""
+    if conn.dialect.name == "postgresql":
+        return pg_insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    raise StoreConfigError(f"unsupported database {conn.dialect.name!r}: use SQLite or PostgreSQL")
+
+
+def error_line(exc: SQLAlchemyError) -> str:
+    """The first line of the driver's message (no SQL, no parameters)."""
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return message[0] if message else type(exc).__name__

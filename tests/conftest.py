@@ -1,0 +1,89 @@
+"""Shared fixtures: store URLs for SQLite and PostgreSQL, and item builders."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digestbot.domain import Item, SourceName
+
+POSTGRES_ENV = "DIGESTBOT_TEST_POSTGRES_URL"
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, "")
+    if url:
+        return url
+    reason = f"PostgreSQL store tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run them, so it is an error there", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
+    base = make_url(_postgres_base_url())
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same store test on SQLite (a file in tmp_path) and on PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def build_item(
+    item_id: str = "arxiv:2501.00001",
+    *,
+    source: SourceName | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    published: datetime = datetime(2025, 11, 17, 9, 0, tzinfo=UTC),
+    updated: datetime | None = None,
+    **fields: Any,
+) -> Item:
+    """A valid Item with sensible defaults derived from its id."""
+    source = source or SourceName(item_id.split(":", 1)[0])
+    local = item_id.split(":", 1)[1]
+    default_url = {
+        SourceName.ARXIV: f"https://arxiv.org/abs/{local}",
+        SourceName.QIITA: f"https://qiita.com/someone/items/{local}",
+        SourceName.ZENN: f"https://zenn.dev/someone/articles/{local}",
+    }[source]
+    return Item(
+        id=item_id,
+        source=source,
+        url=url or default_url,
+        title=title or f"Title of {item_id}",
+        text=f"Text of {item_id}",
+        published=published,
+        updated=updated or published,
+        **fields,
+    )
+
+
+@pytest.fixture
+def make_item() -> Callable[..., Item]:
+    """The `build_item` helper: `make_item("qiita:abc", title=..., popularity=Popularity(likes=3))`."""
+    return build_item
