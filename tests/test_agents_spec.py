@@ -102,17 +102,13 @@ def test_every_prompt_delimits_items_and_says_data_is_not_instructions() -> None
 def test_valid_file_is_parsed_into_a_spec(tmp_path: Path) -> None:
     """Front matter values and the two prompt parts end up in the spec; Jinja comments are dropped."""
     spec = load_agent(write_agent(tmp_path, valid_text()))
-    assert ("summarizer", None, 0.2, 2, "Blurb", ("item", "max_chars")) == (
-        spec.name,
-        spec.model,
-        spec.temperature,
-        spec.batch_size,
-        spec.output,
-        spec.variables,
-    )
-    assert "Write at most {{ max_chars }} characters." == spec.system_template
+    expected = ("summarizer", None, 0.2, 2, "Blurb", ("item", "max_chars"))
+    assert expected == (spec.name, spec.model, spec.temperature, spec.batch_size, spec.output, spec.variables)
+    expected_system = "Write at most {{ max_chars }} characters."
+    assert expected_system == spec.system_template
     messages = spec.render(item={"id": "x1", "text": "body"}, max_chars=80)
-    assert ["Write at most 80 characters.", '<item id="x1">body</item>'] == [m.text for m in messages]
+    expected_text = ["Write at most 80 characters.", '<item id="x1">body</item>']
+    assert expected_text == [m.text for m in messages]
 
 
 def test_unknown_front_matter_key_names_file_and_key(tmp_path: Path) -> None:
@@ -202,7 +198,8 @@ def test_load_agents_checks_each_agents_output_schema(tmp_path: Path) -> None:
     for name in ("classifier", "summarizer", "judge"):
         shutil.copy(AGENTS_DIR / f"{name}.md", tmp_path / f"{name}.md")
     judge = tmp_path / "judge.md"
-    judge.write_text(judge.read_text(encoding="utf-8").replace("output: Verdict", "output: Blurb"), encoding="utf-8")
+    text = judge.read_text(encoding="utf-8")
+    judge.write_text(text.replace("output: Verdict", "output: Blurb"), encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_agents(tmp_path)
     assert f"{judge}: front matter: output must be 'Verdict' for the judge" == str(info.value)
