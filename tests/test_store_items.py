@@ -4,12 +4,12 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from digestbot.domain import Item, Popularity, SourceName, Window
 from digestbot.store import SCHEMA_VERSION, ItemStore, StoreConfigError, UpsertCounts
+from digestbot.store.schema import http_validators, schema_version
 from digestbot.store.schema import items as items_table
-from digestbot.store.schema import schema_version
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2025, 11, 17, 0, 0, tzinfo=UTC)
@@ -263,6 +263,16 @@ def test_opening_twice_migrates_once(store_url, make_item):
 
     expected = ([SCHEMA_VERSION], 1)
     assert expected == (versions, count)
+
+
+def test_reopening_creates_tables_missing_from_an_older_store(store_url):
+    """A table added after a store was created appears when the store is next opened."""
+    with ItemStore(store_url) as first, first.engine.begin() as conn:
+        http_validators.drop(conn)
+    with ItemStore(store_url) as second:
+        tables = set(inspect(second.engine).get_table_names())
+
+    assert {"items", "aliases", "fetch_runs", "result_cache", "http_validators"} <= tables
 
 
 def test_concurrent_opens_of_a_new_store_all_succeed(store_url):

@@ -8,7 +8,9 @@ store at once do not race.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -153,12 +155,14 @@ http_validators = Table(
 
 
 # --- migrations ------------------------------------------------------------------------------------
-# A fresh database gets today's tables via `create_all` and is stamped with the latest version.
-# An older database runs each later step once. Steps must tolerate re-running (check before ALTER).
+# Any module of this package may add tables to `metadata`; `migrate` imports them all first.
+# Missing tables are created on every open (`create_all(checkfirst=True)`), so a new table needs no
+# migration step. A step is for changing an existing table (ALTER ...): append it to MIGRATIONS.
+# A fresh database skips the steps (it gets today's tables) and is stamped with the latest version.
 
 Migration = Callable[[Connection], None]
 MIGRATIONS: tuple[Migration, ...] = (
-    lambda conn: metadata.create_all(conn, checkfirst=True),  # v1: initial schema
+    lambda conn: None,  # v1: initial schema (created by create_all)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -166,20 +170,26 @@ _PG_SCHEMA_LOCK = 0x64696765737401  # pg advisory lock key for migrations ("dige
 _PG_WRITE_LOCK = 0x64696765737402  # pg advisory lock key serializing item writers
 
 
+def _register_tables() -> None:
+    package = importlib.import_module(__package__ or "digestbot.store")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
 def migrate(engine: Engine) -> int:
     """Create or upgrade the schema; returns the version now in place. Safe to call concurrently."""
+    _register_tables()
     with write_transaction(engine, lock_key=_PG_SCHEMA_LOCK) as conn:
         schema_version.create(conn, checkfirst=True)
         current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
-        now = datetime.now(UTC)
-        if current == 0:
-            metadata.create_all(conn, checkfirst=True)
-            conn.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=now))
-            return SCHEMA_VERSION
-        for version, step in enumerate(MIGRATIONS, start=1):
-            if version > current:
+        if current:
+            for step in MIGRATIONS[current:]:
                 step(conn)
-                conn.execute(insert(schema_version).values(version=version, applied_at=now))
+        metadata.create_all(conn, checkfirst=True)
+        now = datetime.now(UTC)
+        first_new = current + 1 if current else SCHEMA_VERSION
+        for version in range(first_new, SCHEMA_VERSION + 1):
+            conn.execute(insert(schema_version).values(version=version, applied_at=now))
         return max(current, SCHEMA_VERSION)
 
 
