@@ -152,8 +152,9 @@ class _WireSession(requests.Session):
 @dataclass(frozen=True)
 class _Failure:
     cause: str  # "throttled us (HTTP 429)": reads after "arXiv API"
-    advice: str
+    advice: str = ""
     retry_after: float | None = None
+    fatal: bool = True  # False: giving up keeps what was fetched and only warns
 
 
 # --- the source ------------------------------------------------------------------------------------------
@@ -186,6 +187,7 @@ class ArxivSource:
         self._client._session = self._wire
 
     def fetch(self, window: Window, log: FetchLog) -> Iterator[Item]:
+        """Yield the window's papers; retry throttling and outages; raise `SourceError` when it gives up."""
         search = arxiv.Search(
             query=build_query(self._config, window),
             max_results=self._config.max_results,
@@ -245,7 +247,9 @@ class ArxivSource:
         return min(self._wire.total_results, self._config.max_results)
 
     def _empty_page(self, yielded: int) -> _Failure:
-        return _Failure(f"stopped returning results after {yielded} of {self._expected()} papers", "")
+        return _Failure(
+            f"stopped returning results after {yielded} of {self._expected()} papers", fatal=False
+        )
 
     def _retry_after(self) -> float | None:
         value = self._wire.retry_after
@@ -268,7 +272,7 @@ class ArxivSource:
         return max(wait, self._config.delay_seconds - since)
 
     def _give_up(self, failure: _Failure, failures: int, yielded: int, log: FetchLog) -> None:
-        if not failure.advice:  # empty pages: keep what we have, say what may be missing
+        if not failure.fatal:
             log.warn(f"arXiv API {failure.cause} ({failures} tries); the digest may miss some papers")
             return
         got = f" (after {yielded} papers)" if yielded else ""

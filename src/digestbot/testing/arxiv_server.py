@@ -141,10 +141,8 @@ class FakeArxivServer:
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="fake-arxiv", daemon=True
-        )
+        self._httpd: ThreadingHTTPServer | None = None  # bound by start(), so answer() needs no socket
+        self._thread: threading.Thread | None = None
 
     @classmethod
     def replaying(cls, path: str | Path) -> FakeArxivServer:
@@ -153,6 +151,8 @@ class FakeArxivServer:
 
     @property
     def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("FakeArxivServer is not started: use it as a context manager or call start()")
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/api/query"
 
@@ -161,14 +161,20 @@ class FakeArxivServer:
             self._script.extend(r if isinstance(r, Reply) else Reply(r[0], dict(r[1])) for r in replies)
 
     def start(self) -> FakeArxivServer:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fake-arxiv", daemon=True
+        )
         self._thread.start()
         return self
 
     def close(self) -> None:
         self._closing.set()  # wakes handlers sleeping on a scripted delay
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        if self._httpd is not None and self._thread is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join()
+        self._httpd = self._thread = None
 
     def __enter__(self) -> FakeArxivServer:
         return self.start()
@@ -217,7 +223,7 @@ class FakeArxivServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # HTTP/1.0 (the default): one request per connection, so no handler lingers on keep-alive.
 
             def do_GET(self) -> None:
                 split = urlsplit(self.path)
