@@ -1,0 +1,1 @@
+"""Test doubles that ship with the package: local HTTP servers and a scripted chat model."""
