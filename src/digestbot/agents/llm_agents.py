@@ -1,0 +1,275 @@
+"""`LlmAgents`: the classifier, summarizer and judge backed by a chat model and the prompt files."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.rate_limiters import InMemoryRateLimiter
+from pydantic import BaseModel
+
+from digestbot.agents.base import AgentError, UsageReport
+from digestbot.agents.llm import LlmCaller, ModelOutputError, Sleep, build_chat_model, output_schema
+from digestbot.agents.spec import AgentSpec, load_agents
+from digestbot.domain import Item
+from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
+from digestbot.settings import Category, Settings
+from digestbot.sources.text import japanese_ratio
+
+T = TypeVar("T", bound=BaseModel)
+
+CLASSIFY_TEXT_CHARS = 1500  # per item in a batch: the abstract or the start of an article
+ITEM_TEXT_CHARS = 6000  # summarizer and judge read more of an article
+_SENTENCE = re.compile(r"[^。．！？!?]+(?:[。．！？!?]+[」』）)\"”]*|$)")
+_LINE_BREAKS = re.compile(r"\s*\n\s*")
+
+
+def untrusted(text: str) -> str:
+    """Data going into a prompt: `<` and `>` become full-width, so the text cannot open or close a tag."""
+    return text.replace("<", "＜").replace(">", "＞")
+
+
+def item_view(item: Item, *, limit: int, label: str | None = None) -> dict[str, Any]:
+    """What a prompt template sees of an item (all fields neutralised)."""
+    text = item.text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return {
+        "id": untrusted(label or item.id).replace('"', "＂"),
+        "source": str(item.source),
+        "title": untrusted(item.title),
+        "text": untrusted(text),
+        "tags": [untrusted(tag) for tag in item.tags],
+        "language": item.language,
+        "published": item.published.date().isoformat(),
+    }
+
+
+def category_view(category: Category) -> dict[str, Any]:
+    return category.model_dump(include={"id", "name", "description", "include", "exclude", "examples"})
+
+
+def count_sentences(text: str) -> int:
+    return sum(1 for part in _SENTENCE.findall(text) if part.strip())
+
+
+def blurb_problems(text: str, max_chars: int, min_japanese: float) -> list[str]:
+    """What breaks the blurb rules, as instructions for a repair request (empty list = fine)."""
+    if not text:
+        return ["紹介文が空でした。原文の内容を1〜2文の日本語で書いてください。"]
+    problems = []
+    if len(text) > max_chars:
+        problems.append(
+            f"{len(text)}文字です。{max_chars}文字以内（英数字・記号も1文字）に縮めてください。"
+            "数値と固有名詞は原文どおりに残し、重要度の低い修飾や説明を削ってください。"
+        )
+    if (ratio := japanese_ratio(text)) < min_japanese:
+        problems.append(
+            f"日本語の割合が低すぎます（文字の{ratio:.0%}）。日本語の文で書き、"
+            "英語は手法名・モデル名などの固有名詞だけにしてください。"
+        )
+    if (sentences := count_sentences(text)) > 2:
+        problems.append(f"{sentences}文あります。1〜2文にまとめてください。")
+    return problems
+
+
+def _clean(blurb: str) -> str:
+    """Line breaks removed; a blurb wrapped whole in ASCII quotes is unwrapped."""
+    text = _LINE_BREAKS.sub("", blurb.strip())
+    return text[1:-1].strip() if len(text) > 1 and text[0] == text[-1] == '"' else text
+
+
+def _measure(text: str, max_chars: int) -> str:
+    share = japanese_ratio(text)
+    return f"{len(text)}/{max_chars} chars, {count_sentences(text)} sentences, Japanese share {share:.0%}"
+
+
+def _position(item_id: str) -> str:
+    return re.sub(r"\D", "", item_id)
+
+
+class LlmAgents:
+    """The `Agents` protocol on a chat model. Inject `chat_model` (e.g. `ScriptedChat`) in tests.
+
+    Per-item failures: `classify` never raises for a single item; an item that failed (the model
+    left it out twice, or its batch's call failed) is an `AgentError` in its slot of the result.
+    `summarize` and `judge` raise `AgentError`. All three count usage into `usage`.
+    """
+
+    offline = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        agents_dir: Path | None = None,
+        chat_model: BaseChatModel | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        llm = settings.app.llm
+        self.specs: dict[str, AgentSpec] = load_agents(agents_dir or settings.agents_dir)
+        self.usage = UsageReport(model=llm.model)
+        self._caller = LlmCaller(llm, self.usage, sleep=sleep)
+        limiter = InMemoryRateLimiter(requests_per_second=llm.requests_per_second, check_every_n_seconds=0.02)
+        self._models: dict[str, tuple[BaseChatModel, str, float]] = {}
+        built: dict[tuple[str, float], BaseChatModel] = {}
+        for name, spec in self.specs.items():
+            model_name = spec.model or llm.model
+            temperature = llm.temperature if spec.temperature is None else spec.temperature
+            key = (model_name, temperature)
+            if key not in built:
+                built[key] = chat_model or build_chat_model(
+                    llm,
+                    settings.secrets,
+                    model_override=model_name,
+                    temperature=temperature,
+                    rate_limiter=limiter,
+                )
+            self._models[name] = (built[key], model_name, temperature)
+
+    def fingerprint(self, agent: str) -> str:
+        """sha256 of the prompt file, model, temperature and output schema of `agent`."""
+        _, model_name, temperature = self._models[agent]
+        spec = self.specs[agent]
+        parts = {
+            "prompt": spec.prompt_hash,
+            "model": model_name,
+            "temperature": temperature,
+            "schema": output_schema(spec.schema),
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    def batch_size(self, agent: str) -> int:
+        return self.specs[agent].batch_size
+
+    async def _call(self, agent: str, schema: type[T], messages: list[BaseMessage]) -> T:
+        model, model_name, _ = self._models[agent]
+        return await self._caller.structured(agent, model, model_name, schema, messages)
+
+    def _failed(self, agent: str, error: AgentError) -> AgentError:
+        self.usage.per_agent[agent].failures += 1
+        return error
+
+    # --- classifier ---------------------------------------------------------------------------
+
+    async def classify(
+        self, items: Sequence[Item], categories: Sequence[Category]
+    ) -> list[Classification | AgentError]:
+        """One entry per item, in order: its `Classification` (item_id = the item's id) or an `AgentError`."""
+        size = self.batch_size("classifier")
+        chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
+        answered = await asyncio.gather(*(self._classify_chunk(chunk, categories) for chunk in chunks))
+        return [answer for chunk in answered for answer in chunk]
+
+    async def _classify_call(
+        self, items: list[Item], categories: Sequence[Category]
+    ) -> dict[str, Classification]:
+        """Answers keyed by the item's position ("1", "2", ...), which is the id the prompt shows."""
+        messages = self.specs["classifier"].render(
+            categories=[category_view(c) for c in categories],
+            items=[
+                item_view(item, limit=CLASSIFY_TEXT_CHARS, label=str(n)) for n, item in enumerate(items, 1)
+            ],
+        )
+        batch = await self._call("classifier", ClassificationBatch, messages)
+        answers: dict[str, Classification] = {}
+        for result in batch.results:
+            answers.setdefault(_position(result.item_id), result)
+        if len(items) == 1 and len(batch.results) == 1:
+            answers.setdefault("1", batch.results[0])  # one item asked: whatever id the model wrote is it
+        return answers
+
+    async def _classify_chunk(
+        self, items: list[Item], categories: Sequence[Category]
+    ) -> list[Classification | AgentError]:
+        try:
+            answers = await self._classify_call(items, categories)
+        except ModelOutputError as exc:
+            if len(items) == 1:
+                return [self._failed("classifier", AgentError(str(exc)))]
+            answers = {}  # the batch's answer stayed unusable: ask for each item alone
+        except AgentError as exc:  # the provider failed: asking item by item would fail the same way
+            return [self._failed("classifier", AgentError(str(exc))) for _ in items]
+        pending = [(n, item) for n, item in enumerate(items, 1) if str(n) not in answers]
+        alone = await asyncio.gather(*(self._classify_alone(item, categories) for _, item in pending))
+        retried = {n: answer for (n, _), answer in zip(pending, alone, strict=True)}
+        return [
+            retried[n] if n in retried else answers[str(n)].model_copy(update={"item_id": item.id})
+            for n, item in enumerate(items, 1)
+        ]
+
+    async def _classify_alone(
+        self, item: Item, categories: Sequence[Category]
+    ) -> Classification | AgentError:
+        try:
+            answers = await self._classify_call([item], categories)
+        except AgentError as exc:
+            return self._failed("classifier", AgentError(str(exc)))
+        if "1" not in answers:
+            return self._failed("classifier", AgentError("the model's answer left this item out twice"))
+        return answers["1"].model_copy(update={"item_id": item.id})
+
+    # --- summarizer -----------------------------------------------------------------------------
+
+    async def summarize(self, item: Item, *, max_chars: int, feedback: str = "", previous: str = "") -> str:
+        """1-2 Japanese sentences within `max_chars`; a broken rule gets one repair request, then AgentError.
+
+        `previous` (optional, beyond the protocol) is the blurb the judge's `feedback` is about.
+        """
+        messages = self.specs["summarizer"].render(
+            item=item_view(item, limit=ITEM_TEXT_CHARS),
+            max_chars=max_chars,
+            feedback=untrusted(feedback.strip()),
+            previous=untrusted(previous.strip()),
+        )
+        min_japanese = self.settings.app.pipeline.min_japanese_ratio
+        try:
+            text = _clean((await self._call("summarizer", Blurb, messages)).blurb)
+            problems = blurb_problems(text, max_chars, min_japanese)
+            if not problems:
+                return text
+            self.usage.per_agent["summarizer"].repairs += 1
+            fix = HumanMessage(
+                content=f"前回の紹介文: <previous_blurb>{untrusted(text)}</previous_blurb>\n"
+                + "\n".join(problems)
+                + "\nルールを守って書き直した紹介文だけを返してください。"
+            )
+            text = _clean((await self._call("summarizer", Blurb, [*messages, fix])).blurb)
+            if blurb_problems(text, max_chars, min_japanese):
+                raise AgentError(
+                    f"the blurb still breaks the rules after one repair request ({_measure(text, max_chars)})"
+                )
+            return text
+        except AgentError:
+            self.usage.per_agent["summarizer"].failures += 1
+            raise
+
+    # --- judge -------------------------------------------------------------------------------------
+
+    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
+        """Rubric scores (clamped to 1..5), a short rationale and feedback for the summarizer."""
+        interests = [
+            *self.settings.app.pipeline.prefilter.interests,
+            *(c.name for c in self.settings.categories),
+        ]
+        messages = self.specs["judge"].render(
+            item=item_view(item, limit=ITEM_TEXT_CHARS),
+            blurb=untrusted(blurb.strip()),
+            category=category_view(category),
+            interests=interests,
+        )
+        try:
+            verdict = await self._call("judge", Verdict, messages)
+        except AgentError:
+            self.usage.per_agent["judge"].failures += 1
+            raise
+        scores = ("relevance", "significance", "faithfulness", "japanese")
+        return verdict.model_copy(update={name: min(5, max(1, getattr(verdict, name))) for name in scores})
