@@ -1,0 +1,193 @@
+"""Digest -> Slack messages (Block Kit), within Slack's limits by construction. Pure: no I/O.
+
+Layout (Japanese UI): a header with the period, a context line with counts per source, the
+number the judge kept and "offline mode"; per category a bold heading and one section per item
+(linked title, source badge with date and popularity, the Japanese blurb); a footer saying how to
+ask for a digest on demand. A digest that does not fit one message continues in thread replies,
+split only between categories or items, each labelled (k/N).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
+
+from digestbot.domain import Digest, DigestEntry, DigestSection, Popularity
+from digestbot.slack.escape import clean_inline, clip, link, slack_len
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 45  # Slack allows 50 per message; keep a margin
+MAX_MESSAGE_CHARS = 11_000  # serialized blocks; Slack answers msg_blocks_too_long at ~13k (undocumented)
+SECTION_LIMIT = 2_900  # Slack: section text <= 3000
+HEADER_LIMIT = 150  # Slack: header plain_text <= 150
+CONTEXT_LIMIT = 1_900
+TITLE_LIMIT = 300
+TEXT_LIMIT = 3_000  # the notification fallback; Slack truncates `text` at 40k
+_LABEL_RESERVE = 400  # room kept in every message for the "(k/N)" label added after packing
+
+SOURCE_LABELS = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
+ONDEMAND_COMMAND = "/digest"
+
+
+class SlackMessage(TypedDict):
+    """One chat.postMessage payload: the notification fallback and the blocks."""
+
+    text: str
+    blocks: list[Block]
+
+
+def block_chars(blocks: list[Block]) -> int:
+    """Size of the blocks as Slack receives them (compact JSON, UTF-16 units)."""
+    return slack_len(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def _divider() -> Block:
+    return {"type": "divider"}
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def period_title(digest: Digest, tz: str) -> str:
+    """`📚 LLMリサーチダイジェスト 11/16–11/22` (raw text, not escaped)."""
+    label = digest.window.label(tz)
+    return digest.title if label in digest.title else f"{digest.title} {label}"
+
+
+def _popularity(pop: Popularity) -> list[str]:
+    named = (("いいね", pop.likes), ("ストック", pop.stocks), ("ブックマーク", pop.bookmarks))
+    return [f"{name} {value:,}" for name, value in named if value is not None]
+
+
+def item_text(entry: DigestEntry, tz: str) -> str:
+    """`*<url|title>*` / `` `Qiita` ・ 11/18 ・ いいね 34 `` / blurb, at most SECTION_LIMIT."""
+    item = entry.item
+    title = clip(item.title.strip() or item.url, TITLE_LIMIT, inline=True)
+    head = f"*{link(item.url, title)}*"
+    published = item.published.astimezone(ZoneInfo(tz))
+    badge = f"`{SOURCE_LABELS.get(item.source, clean_inline(str(item.source)))}`"
+    meta = " ・ ".join([badge, f"{published.month}/{published.day}", *_popularity(item.popularity)])
+    budget = SECTION_LIMIT - slack_len(head) - slack_len(meta) - 2
+    blurb = clip(entry.blurb, budget)
+    return "\n".join(part for part in (head, meta, blurb) if part)
+
+
+def _heading(section: DigestSection, *, continued: bool = False) -> Block:
+    count = f"{len(section.entries)}件・続き" if continued else f"{len(section.entries)}件"
+    text = f"*{clean_inline(section.emoji)} {clean_inline(section.name)} ({count})*"
+    if section.hidden > 0 and not continued:
+        command = f"{ONDEMAND_COMMAND} {clean_inline(section.category)}"
+        text += f"　ほか{section.hidden}件は `{command}` で表示"
+    return _section(text)
+
+
+def _summary_line(digest: Digest) -> str:
+    order = [*SOURCE_LABELS, *sorted(set(digest.sources) - set(SOURCE_LABELS))]
+    parts = []
+    for name in order:
+        count = digest.sources.get(name)
+        if count is None:
+            continue
+        label = SOURCE_LABELS.get(name, clean_inline(name))
+        parts.append(f"{label} 取得失敗" if count.failed else f"{label} {count.fetched:,}件")
+    kept = sum(section.total for section in digest.sections)
+    line = f"📥 収集 {' ・ '.join(parts) or 'なし'} ｜ ✅ 採用 {kept}件"
+    if kept != digest.entry_count:
+        line += f"（掲載 {digest.entry_count}件）"
+    if digest.offline:
+        line += " ｜ 🔌 オフラインモード（LLM未使用）"
+    return line
+
+
+def _intro(digest: Digest) -> list[Block]:
+    blocks = [_context(_summary_line(digest))]
+    if digest.notes:
+        blocks.append(_context(clip("\n".join(f"⚠️ {note}" for note in digest.notes), CONTEXT_LIMIT)))
+    blocks.append(_divider())
+    return blocks
+
+
+def _footer() -> list[Block]:
+    hint = (
+        f"💡 `{ONDEMAND_COMMAND}` でいつでもダイジェストを呼び出せます"
+        f"（例: `{ONDEMAND_COMMAND} rag 3d`）・ 🤖 digestbot が自動生成しました"
+    )
+    return [_divider(), _context(hint)]
+
+
+class _Packer:
+    """Fills messages with whole blocks, never exceeding the block count or size budget."""
+
+    def __init__(self, first: list[Block]) -> None:
+        self.parts: list[list[Block]] = [list(first)]
+
+    def fits(self, blocks: list[Block], *, fresh: bool = False) -> bool:
+        current = [] if fresh else self.parts[-1]
+        return (
+            len(current) + len(blocks) + 1 <= MAX_BLOCKS
+            and block_chars(current + blocks) + _LABEL_RESERVE <= MAX_MESSAGE_CHARS
+        )
+
+    def add(self, blocks: list[Block]) -> None:
+        if not self.fits(blocks):
+            self.parts.append([])
+        self.parts[-1].extend(blocks)
+
+    def add_section(self, section: DigestSection, items: list[Block]) -> None:
+        whole = [_heading(section), *items]
+        if self.fits(whole) or self.fits(whole, fresh=True):
+            self.add(whole)  # a category stays in one message whenever it fits one
+            return
+        placed = False
+        for block in items:  # too long for any message: split between items
+            group = [block] if placed else [_heading(section), block]
+            if not self.fits(group):
+                self.parts.append([])
+                group = [_heading(section, continued=placed), block]
+            self.parts[-1].extend(group)
+            placed = True
+
+
+def render_digest(digest: Digest, *, tz: str = "Asia/Tokyo") -> list[SlackMessage]:
+    """The messages to post: the first one top-level, the others as thread replies (k/N)."""
+    packer = _Packer(_intro(digest))
+    for section in digest.sections:
+        if section.entries:
+            packer.add_section(section, [_section(item_text(e, tz)) for e in section.entries])
+    if digest.entry_count == 0:
+        packer.add([_section("今回は条件に合う新着記事がありませんでした。")])
+    packer.add(_footer())
+    title = period_title(digest, tz)
+    total = len(packer.parts)
+    messages = []
+    for number, blocks in enumerate(packer.parts, start=1):
+        label = f" ({number}/{total})" if total > 1 else ""
+        if number == 1:
+            head = _header(clip(title, HEADER_LIMIT - len(label), inline=True) + label)
+            text = _fallback(digest, title) if total == 1 else _fallback(digest, title, label)
+            messages.append(SlackMessage(text=text, blocks=[head, *blocks]))
+        else:
+            line = clip(title, HEADER_LIMIT, inline=True) + label
+            messages.append(SlackMessage(text=line, blocks=[_context(f"*{line}*"), *blocks]))
+    return messages
+
+
+def _fallback(digest: Digest, title: str, label: str = "") -> str:
+    counts = "、".join(f"{s.name} {len(s.entries)}件" for s in digest.sections if s.entries)
+    summary = f"{digest.entry_count}件（{counts}）" if counts else "新着なし"
+    return clip(f"{title}{label}: {summary}", TEXT_LIMIT, inline=True)
