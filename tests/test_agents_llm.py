@@ -13,15 +13,8 @@ from langchain_core.outputs import ChatResult
 from pydantic import SecretStr
 
 from digestbot.agents.base import AgentError, UsageReport
-from digestbot.agents.llm import (
-    LlmCaller,
-    ModelOutputError,
-    UnusableOutput,
-    build_chat_model,
-    parse_output,
-    price_of,
-    split_model,
-)
+from digestbot.agents.llm import LlmCaller, ModelOutputError, build_chat_model, price_of, split_model
+from digestbot.agents.llm_output import UnusableOutput, parse_output
 from digestbot.graph.state import Blurb, Verdict
 from digestbot.settings import ConfigError, LLMConfig, Price, Secrets
 from digestbot.testing.scripted_chat import ScriptedChat
@@ -139,14 +132,15 @@ def test_price_lookup_ignores_the_provider_prefix_and_date_suffix() -> None:
 # --- parsing ----------------------------------------------------------------------------------------
 
 
-def test_parse_output_reads_tool_calls_and_fenced_json() -> None:
-    """A tool call's args and JSON content (even inside a ``` fence) both parse."""
+def test_parse_output_reads_tool_calls_and_json_in_text() -> None:
+    """Tool-call args parse, and so does JSON content in a ``` fence or after a <think> block in prose."""
     tool = AIMessage(
         content="", tool_calls=[{"name": "Blurb", "args": {"blurb": "A"}, "id": "1", "type": "tool_call"}]
     )
     fenced = AIMessage(content='```json\n{"blurb": "B"}\n```')
-    expected = ["A", "B"]
-    assert expected == [parse_output(tool, Blurb).blurb, parse_output(fenced, Blurb).blurb]
+    thinking = AIMessage(content='<think>short</think>\nHere it is: {"blurb": "C"} done')
+    expected = ["A", "B", "C"]
+    assert expected == [parse_output(message, Blurb).blurb for message in (tool, fenced, thinking)]
 
 
 def test_parse_output_explains_empty_malformed_refused_and_invalid_answers() -> None:

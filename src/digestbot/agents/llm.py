@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -24,20 +22,18 @@ from langchain_core.exceptions import (
     ModelTimeoutError,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.rate_limiters import BaseRateLimiter, InMemoryRateLimiter
-from langchain_core.utils.function_calling import convert_to_openai_function
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from digestbot.agents.base import AgentError, AgentUsage, UsageReport
+from digestbot.agents.llm_output import UnusableOutput, one_line, output_schema, parse_output, repair_request
 from digestbot.settings import ConfigError, LLMConfig, Price, Secrets
 
 T = TypeVar("T", bound=BaseModel)
 Sleep = Callable[[float], Awaitable[None]]
 
 _EXTRAS = {"anthropic": "langchain_anthropic", "ollama": "langchain_ollama"}
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
-_WS = re.compile(r"\s+")
 MAX_RETRY_AFTER = 120.0  # same cap as the openai SDK: a longer Retry-After fails the call
 
 
@@ -118,80 +114,11 @@ def price_of(prices: Mapping[str, Price], model: str) -> Price | None:
     return prices[max(matches, key=len)] if matches else None
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    flat = _WS.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def output_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """The schema as a strict OpenAI function dict (all fields required, no extra keys).
-
-    We pass a dict, not the pydantic class: with the class, the openai SDK parses inside the call and
-    raises on malformed JSON, losing the raw answer (and its usage) that the repair request needs.
-    """
-    function = convert_to_openai_function(schema, strict=True)
-    if not function.get("description"):
-        function.pop("description", None)
-    return function
-
-
 def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Any:
     function = output_schema(schema)
     if type(model).__module__.startswith("langchain_openai"):
         return model.with_structured_output(function, method="json_schema", strict=True, include_raw=True)
     return model.with_structured_output(function, include_raw=True)  # the provider's default (tool calling)
-
-
-class UnusableOutput(Exception):
-    """Why an answer cannot be used, plus the raw text to quote in the repair request."""
-
-    def __init__(self, problem: str, text: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.text = text
-
-
-def _validation_problem(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:5]]
-    return "; ".join(parts)
-
-
-def parse_output(raw: AIMessage, schema: type[T]) -> T:
-    """The schema object from a raw answer (tool call or JSON content); `UnusableOutput` if impossible."""
-    refusal = raw.additional_kwargs.get("refusal")
-    if refusal:
-        raise UnusableOutput(f"the model refused: {one_line(str(refusal), 200)}", str(refusal))
-    data: Any
-    if raw.tool_calls:
-        data = raw.tool_calls[0]["args"]
-        text = json.dumps(data, ensure_ascii=False)
-    else:
-        text = (raw.invalid_tool_calls[0].get("args") or "") if raw.invalid_tool_calls else raw.text
-        text = text.strip()
-        if not text:
-            raise UnusableOutput("the answer was empty", "")
-        fenced = _FENCE.match(text)
-        try:
-            data = json.loads(fenced.group(1) if fenced else text)
-        except json.JSONDecodeError as exc:
-            raise UnusableOutput(f"not valid JSON ({exc.msg} at char {exc.pos})", text) from None
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise UnusableOutput(f"does not match {schema.__name__}: {_validation_problem(exc)}", text) from None
-
-
-def repair_request(schema: type[BaseModel], problem: str, previous: str) -> HumanMessage:
-    quoted = previous[:2000].replace("<", "＜").replace(">", "＞") or "（空）"
-    return HumanMessage(
-        content=(
-            f"前回の出力は {schema.__name__} の形式として使えませんでした。\n"
-            f"<previous_output>{quoted}</previous_output>\n"
-            f"問題: {problem}\n"
-            "指示と入力は前と同じです。"
-            f"{schema.__name__} のスキーマに正しく合う出力だけを、もう一度返してください。"
-        )
-    )
 
 
 def _retry_after(exc: BaseException) -> float | None:

@@ -16,7 +16,8 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel
 
 from digestbot.agents.base import AgentError, UsageReport
-from digestbot.agents.llm import LlmCaller, ModelOutputError, Sleep, build_chat_model, output_schema
+from digestbot.agents.llm import LlmCaller, ModelOutputError, Sleep, build_chat_model
+from digestbot.agents.llm_output import output_schema
 from digestbot.agents.spec import AgentSpec, load_agents
 from digestbot.domain import Item
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
