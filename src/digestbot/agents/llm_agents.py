@@ -127,12 +127,16 @@ class LlmAgents:
             temperature = llm.temperature if spec.temperature is None else spec.temperature
             key = (model_name, temperature)
             if key not in built:
-                built[key] = chat_model or build_chat_model(
-                    llm,
-                    settings.secrets,
-                    model_override=model_name,
-                    temperature=temperature,
-                    rate_limiter=limiter,
+                built[key] = (
+                    chat_model
+                    if chat_model is not None
+                    else build_chat_model(
+                        llm,
+                        settings.secrets,
+                        model_override=model_name,
+                        temperature=temperature,
+                        rate_limiter=limiter,
+                    )
                 )
             self._models[name] = (built[key], model_name, temperature)
 
