@@ -267,6 +267,8 @@ class HttpFetcher:
                 if attempt >= retries:
                     raise HttpError(f"{where}: {cause}{_plural(attempt)}", url=url) from None
                 delay = self._backoff(attempt)
+            except httpx.HTTPError as exc:  # too many redirects, undecodable body: retrying will not help
+                raise HttpError(_scrub(f"{where}: {type(exc).__name__}: {exc}", secrets), url=url) from None
             else:
                 status = response.status_code
                 if status < 400:
