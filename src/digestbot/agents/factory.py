@@ -1,0 +1,25 @@
+"""`build_agents`: the one place that decides between the LLM-backed and the offline agents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from digestbot.agents.base import Agents
+from digestbot.agents.offline import OfflineAgents
+from digestbot.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+
+def build_agents(settings: Settings, *, chat_model: BaseChatModel | None = None) -> Agents:
+    """Offline heuristics when no model is configured (`llm.model` empty) and none is injected.
+
+    Otherwise `LlmAgents`, imported only here so that offline runs never load langchain. An injected
+    `chat_model` (a scripted fake in tests) always selects the LLM agents.
+    """
+    if settings.offline and chat_model is None:
+        return OfflineAgents(settings)
+    from digestbot.agents.llm_agents import LlmAgents
+
+    return LlmAgents(settings, chat_model=chat_model)

@@ -1,0 +1,81 @@
+"""`OfflineAgents`: the `Agents` protocol without a language model (used when `llm.model` is empty).
+
+Deterministic heuristics, one module each: `offline_classify` (keyword scoring against the
+categories file), `offline_summarize` (extractive or template blurbs, faithful by construction),
+`offline_judge` (rule-based rubric). No network, no tokens; `usage` counts calls only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from digestbot.agents import offline_classify, offline_judge, offline_summarize, offline_template
+from digestbot.agents.base import AGENT_NAMES, AgentError, UsageReport
+from digestbot.agents.offline_classify import category_model
+from digestbot.agents.offline_judge import OfflineJudge
+from digestbot.agents.offline_text import TermMatcher
+from digestbot.domain import Item
+from digestbot.graph.state import Classification, Verdict
+from digestbot.settings import Category, Settings
+
+VERSION = "v1"
+BATCH_SIZE = 256  # no context window to fill: one "call" per 256 items keeps progress reporting useful
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class OfflineAgents:
+    """Heuristic classifier, summarizer and judge. Same input, same output, every time."""
+
+    offline = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.usage = UsageReport(model="offline")
+        pipeline = settings.app.pipeline
+        self._other = pipeline.other_category or None
+        self._judge = OfflineJudge(
+            model=category_model(settings.categories, self._other),
+            interests=TermMatcher(pipeline.prefilter.interests),
+            judge=pipeline.judge,
+            max_chars=pipeline.summary_max_chars,
+            min_japanese_ratio=pipeline.min_japanese_ratio,
+        )
+        pipeline_knobs = pipeline.model_dump(include={"summary_max_chars", "min_japanese_ratio", "judge"})
+        self._fingerprints = {
+            "classifier": _hash(offline_classify.PARAMS),
+            "summarizer": _hash(offline_summarize.PARAMS, offline_template.PARAMS),
+            "judge": _hash(
+                offline_judge.PARAMS, offline_classify.PARAMS, offline_template.PARAMS, pipeline_knobs
+            ),
+        }
+
+    def fingerprint(self, agent: str) -> str:
+        """``offline-<agent>-v1-<hash of the heuristic's parameters>``."""
+        if agent not in self._fingerprints:
+            raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENT_NAMES)})")
+        return f"offline-{agent}-{VERSION}-{self._fingerprints[agent]}"
+
+    def batch_size(self, agent: str) -> int:
+        return BATCH_SIZE
+
+    async def classify(
+        self, items: Sequence[Item], categories: Sequence[Category]
+    ) -> list[Classification | AgentError]:
+        cats = tuple(categories)
+        other = self._other if self._other in {c.id for c in cats} else None
+        model = category_model(cats, other)
+        self.usage.per_agent["classifier"].calls += 1
+        return [model.classify(item) for item in items]
+
+    async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
+        self.usage.per_agent["summarizer"].calls += 1
+        return offline_summarize.summarize(item, max_chars, feedback=feedback)
+
+    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
+        self.usage.per_agent["judge"].calls += 1
+        return self._judge.verdict(item, blurb, category)

@@ -1,0 +1,162 @@
+"""Offline judge: rule-based rubric scores, with a rationale naming the rules that fired.
+
+relevance     1 + category fit (the classifier's score for the judged category: 0-3) + 1 if a team
+              interest term occurs. The fallback category counts as a fit of 1.
+significance  2 + one point per signal: a state-of-the-art/outperform claim, a quantitative result,
+              popularity (likes/stocks/bookmarks), a cross-listing.
+faithfulness  5 minus 2 per number and 1 per Latin word of the blurb that the source does not contain.
+japanese      from the Japanese share of the blurb's prose: Latin names (``LongRAG``, ``GPT-4``) and
+              「quoted」 English terms and titles are set aside, as Japanese tech writing keeps them in
+              English; measured against `pipeline.min_japanese_ratio`; over-long blurbs score 2 at most.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from digestbot.agents.offline_classify import PARAMS as CLASSIFY_PARAMS
+from digestbot.agents.offline_classify import CategoryModel
+from digestbot.agents.offline_template import is_name, quantities
+from digestbot.agents.offline_text import TermMatcher, normalize
+from digestbot.domain import Item
+from digestbot.graph.state import Verdict
+from digestbot.settings import Category, JudgeConfig
+from digestbot.sources.text import japanese_ratio
+
+PARAMS: dict[str, float] = {
+    "popular": 10,  # popularity score for one significance point
+    "very_popular": 50,  # ... for two
+    "missing_number_penalty": 2,
+    "missing_word_penalty": 1,
+    "good_share": 1.0,  # x min_japanese_ratio: japanese 5
+    "fair_share": 0.75,  # japanese 4
+    "poor_share": 0.5,  # japanese 3
+}
+
+_LATIN = re.compile(r"[a-z0-9]+(?:[-.'+][a-z0-9]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_QUOTED = re.compile(r"「[^」]*」")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.+]*")
+_CLAIMS = TermMatcher(
+    [
+        "state-of-the-art", "SOTA", "outperform", "outperforms", "outperformed", "outperforming",
+        "surpass", "surpassed", "surpassing", "new record", "最先端", "上回",
+    ]
+)  # fmt: skip
+_CROSS_LISTED = frozenset({"cross", "replace-cross"})
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(unicodedata.normalize("NFKC", text))}
+
+
+def _latin_words(text: str) -> set[str]:
+    return set(_LATIN.findall(normalize(text)))
+
+
+def unsupported(blurb: str, source: str) -> tuple[list[str], list[str]]:
+    """(numbers, Latin words) of `blurb` that `source` does not contain."""
+    source_numbers, source_words = _numbers(source), _latin_words(source)
+    numbers = sorted(_numbers(blurb) - source_numbers)
+    words = sorted(w for w in _latin_words(blurb) - source_words if not w.replace(".", "").isdigit())
+    return numbers, words
+
+
+def prose_japanese_ratio(blurb: str) -> float:
+    """Japanese share of the blurb once 「quoted」 spans and Latin names/acronyms are set aside."""
+    prose = _QUOTED.sub(" ", blurb)
+    prose = _WORD.sub(lambda m: " " if is_name(m.group(0)) else m.group(0), prose)
+    return japanese_ratio(prose)
+
+
+@dataclass(frozen=True)
+class OfflineJudge:
+    """Everything the judge needs from the configuration, compiled once."""
+
+    model: CategoryModel
+    interests: TermMatcher
+    judge: JudgeConfig
+    max_chars: int
+    min_japanese_ratio: float
+
+    def verdict(self, item: Item, blurb: str, category: Category) -> Verdict:
+        relevance, why_relevant = self.relevance(item, category)
+        significance, signals = significance_of(item)
+        faithfulness, numbers, words = faithfulness_of(item, blurb)
+        missing = [f"not in the source: {', '.join(found)}" for found in (numbers, words) if found]
+        japanese, why_japanese = self.japanese(blurb)
+        rationale = (
+            f"relevance {relevance}: {why_relevant}; significance {significance}: "
+            f"{', '.join(signals) or 'no signal'}; faithfulness {faithfulness}: "
+            + ("every number and Latin word is in the source" if faithfulness == 5 else "; ".join(missing))
+            + f"; japanese {japanese}: {why_japanese}"
+        )
+        feedback = []
+        if faithfulness < self.judge.min_faithfulness:
+            feedback.append("原文にない数値・語を削除してください: " + ", ".join([*numbers, *words][:6]))
+        if japanese < self.judge.min_japanese:
+            feedback.append(f"日本語の文で{self.max_chars}文字以内に書いてください（{why_japanese}）")
+        return Verdict(
+            relevance=relevance,
+            significance=significance,
+            faithfulness=faithfulness,
+            japanese=japanese,
+            rationale=rationale,
+            feedback="。".join(feedback),
+        )
+
+    def relevance(self, item: Item, category: Category) -> tuple[int, str]:
+        if category.id == self.model.other:
+            fit, fit_why = 1, f"fallback category {category.id}"
+        else:
+            score = self.model.score_of(item, category.id)
+            value = score.score if score else 0.0
+            min_fit = CLASSIFY_PARAMS["min_fit"]
+            fit = sum(value >= min_fit * k for k in (1, 2, 4))
+            terms = ", ".join(score.top_terms(3)) if score and score.hits else "no keywords"
+            fit_why = f"{category.id} score {value:.1f} ({terms})"
+        text = normalize(f"{item.title}\n{item.text}\n{' '.join(item.tags)}")
+        interest = next(self.interests.keys(text), None)
+        why = fit_why + (
+            f", interest: {self.interests.terms[interest]}" if interest else ", no interest term"
+        )
+        return min(5, 1 + fit + (1 if interest else 0)), why
+
+    def japanese(self, blurb: str) -> tuple[int, str]:
+        if not blurb.strip():
+            return 1, "empty"
+        share = prose_japanese_ratio(blurb)
+        target = self.min_japanese_ratio
+        score = 2 if share > 0 else 1
+        for points, key in ((5, "good_share"), (4, "fair_share"), (3, "poor_share")):
+            if share >= target * PARAMS[key]:
+                score = points
+                break
+        if len(blurb) > self.max_chars:
+            score = min(score, 2)
+        return score, f"prose {share:.0%} Japanese, {len(blurb)}/{self.max_chars} chars"
+
+
+def significance_of(item: Item) -> tuple[int, list[str]]:
+    signals = []
+    text = f"{item.title}\n{item.text}"
+    if claim := next(_CLAIMS.keys(normalize(text)), None):
+        signals.append(f"claim '{_CLAIMS.terms[claim]}'")
+    if next(quantities(text), None):
+        signals.append("quantitative result")
+    popularity = item.popularity.score()
+    if popularity >= PARAMS["very_popular"]:
+        signals += [f"popularity {popularity}", "very popular"]
+    elif popularity >= PARAMS["popular"]:
+        signals.append(f"popularity {popularity}")
+    if item.announce_type in _CROSS_LISTED:
+        signals.append("cross-listed")
+    return min(5, 2 + len(signals)), signals
+
+
+def faithfulness_of(item: Item, blurb: str) -> tuple[int, list[str], list[str]]:
+    numbers, words = unsupported(blurb, f"{item.title}\n{item.text}")
+    penalty = PARAMS["missing_number_penalty"] * len(numbers) + PARAMS["missing_word_penalty"] * len(words)
+    return max(1, 5 - int(penalty)), numbers, words
