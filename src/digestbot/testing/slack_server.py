@@ -1,0 +1,209 @@
+"""A local Slack Web API for tests: the real slack-sdk `WebClient` talks to it over HTTP.
+
+Answers auth.test, chat.postMessage, chat.update, chat.getPermalink, conversations.history and
+conversations.replies like Slack does (HTTP 200 with `ok:false` for API errors, `\\/`-escaped JSON,
+string `ts`, channel IDs in answers). Messages are validated against Slack's limits and rejected
+with Slack's error bodies. Scripted faults: 429 with Retry-After and an empty body, 5xx, any Slack
+error code, or a dropped connection (before or after the request took effect). `stop()` and
+`restart()` (same port, same state) simulate an outage mid-test.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from digestbot.testing.slack_validation import error
+from digestbot.testing.slack_workspace import TOKEN, Workspace, answer
+
+FaultKind = Literal["rate_limit", "server_error", "error", "disconnect", "disconnect_after"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour for the next call of `method` (or of any method when None)."""
+
+    kind: FaultKind
+    method: str | None = None
+    retry_after: int = 1  # rate_limit
+    status: int = 503  # server_error
+    error: str = ""  # error: the Slack error code, e.g. "channel_not_found"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str  # the API method, e.g. "chat.postMessage"
+    headers: dict[str, str]  # lower-case names
+    body: dict[str, Any]  # parsed JSON, form or query arguments
+    status: int
+    error: str | None  # the Slack error code answered, if any
+
+
+@dataclass
+class _State:
+    workspace: Workspace
+    faults: deque[Fault] = field(default_factory=deque)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_fault(self, method: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method in (None, method):
+                self.faults.remove(fault)
+                return fault
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        method = parts.path.removeprefix("/api/").strip("/")
+        body = dict(parse_qsl(parts.query))
+        body.update(self._read_body())
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with state.lock:
+            fault = state.take_fault(method)
+            if fault is not None and fault.kind in ("disconnect", "disconnect_after"):
+                if fault.kind == "disconnect_after":
+                    answer(state.workspace, method, headers, body)
+                state.requests.append(RecordedRequest(method, headers, body, 0, "disconnected"))
+                self.close_connection = True
+                return  # no response at all: the client sees the connection drop
+            status, payload = self._fault(fault) if fault else answer(state.workspace, method, headers, body)
+            code = payload.get("error") if payload else ("ratelimited" if status == 429 else f"http_{status}")
+            state.requests.append(RecordedRequest(method, headers, body, status, code))
+        self._send(status, payload, fault)
+
+    def _read_body(self) -> dict[str, Any]:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0)).decode("utf-8")
+        if not raw:
+            return {}
+        if (self.headers.get("content-type") or "").startswith("application/json"):
+            parsed = json.loads(raw)
+            return parsed if isinstance(parsed, dict) else {"_json": parsed}
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+    @staticmethod
+    def _fault(fault: Fault) -> tuple[int, dict[str, Any] | None]:
+        if fault.kind == "rate_limit":
+            return 429, None
+        if fault.kind == "server_error":
+            return fault.status, None
+        return error(fault.error)
+
+    def _send(self, status: int, payload: dict[str, Any] | None, fault: Fault | None) -> None:
+        # Slack escapes "/" as "\/"; the body of a 429 is empty, a 5xx body is not JSON
+        if payload is not None:
+            data = json.dumps(payload, ensure_ascii=False).replace("/", "\\/").encode()
+        else:
+            data = b"" if status == 429 else b"upstream connect error"
+        self.send_response(status)
+        content_type = "application/json; charset=utf-8" if payload is not None else "text/plain"
+        self.send_header("content-type", content_type)
+        self.send_header("access-control-expose-headers", "x-slack-req-id, retry-after")
+        if status == 429 and fault is not None:
+            self.send_header("retry-after", str(fault.retry_after))
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    state: _State
+
+
+class SlackServer:
+    """`with SlackServer() as slack: WebClient(token=slack.token, base_url=slack.api_url)`."""
+
+    def __init__(
+        self,
+        *,
+        token: str = TOKEN,
+        channels: Mapping[str, str] | None = None,
+        member_of: Iterable[str] | None = None,
+        can_list_channels: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        names = dict(channels or {"llm-digest": "C0DIGEST01", "random": "C0RANDOM02"})
+        members = set(names.values()) if member_of is None else {names.get(c, c) for c in member_of}
+        self._state = _State(Workspace(token, names, members, clock, can_list=can_list_channels))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+
+    @property
+    def token(self) -> str:
+        return self._state.workspace.token
+
+    @property
+    def api_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("SlackServer is not running (use it as a context manager)")
+        return f"{self._state.workspace.base_url}/api/"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def calls(self, method: str) -> list[RecordedRequest]:
+        """The requests received for one API method, in order."""
+        return [r for r in self.requests if r.method == method]
+
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        """Every message in a channel (top-level and replies), oldest first."""
+        with self._state.lock:
+            return [dict(m) for m in self._state.workspace.messages.get(channel_id, [])]
+
+    def fault(self, kind: FaultKind, *, method: str | None = None, times: int = 1, **options: Any) -> None:
+        """Queue `times` faults for `method`; served before normal answers, in order."""
+        with self._state.lock:
+            self._state.faults.extend([Fault(kind, method, **options)] * times)
+
+    def start(self) -> Self:
+        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._port = self._server.server_address[1]
+        self._state.workspace.base_url = f"http://127.0.0.1:{self._port}"
+        self._server.state = self._state
+        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop answering (connections are refused) but keep the workspace's state."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def restart(self) -> Self:
+        """Serve again on the same port with the same messages."""
+        return self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,198 @@
+"""The fake Slack workspace behind `SlackServer`: channels, messages, and the Web API methods.
+
+Each method takes the parsed arguments and returns `(HTTP status, JSON body)` as Slack would:
+channel names are accepted only where Slack accepts them (chat.postMessage); conversations.history,
+conversations.replies, chat.update and chat.getPermalink need the channel ID.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from digestbot.testing.slack_validation import Answer, error, validate_message
+
+TOKEN = "xoxb-test-token"  # noqa: S105 - the fake workspace's bot token, not a secret
+BOT = {"user": "U0DIGESTBOT", "bot_id": "B0DIGESTBOT", "app_id": "A0DIGESTBOT", "team": "T0DIGEST"}
+BOT_PROFILE = {
+    "id": "B0DIGESTBOT",
+    "app_id": "A0DIGESTBOT",
+    "name": "digestbot",
+    "icons": {},
+    "deleted": False,
+    "updated": 1_700_000_000,
+    "team_id": "T0DIGEST",
+}
+
+
+@dataclass
+class Workspace:
+    token: str
+    channels: dict[str, str]  # name -> ID
+    members: set[str]  # IDs of the channels the bot is in
+    clock: Callable[[], float]
+    can_list: bool = True  # the token has channels:read (conversations.list)
+    base_url: str = ""
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_ts(self) -> str:
+        return f"{int(self.clock())}.{next(self.sequence):06d}"
+
+    def resolve(self, channel: str) -> str | None:
+        name = channel.removeprefix("#")
+        return self.channels.get(name) or (channel if channel in self.channels.values() else None)
+
+    def find(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel_id, []) if m["ts"] == ts), None)
+
+
+def answer(workspace: Workspace, method: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:
+    """Check the token like Slack (not_authed / invalid_auth, HTTP 200), then run the method."""
+    token = headers.get("authorization", "").removeprefix("Bearer ").strip() or body.get("token")
+    if not token:
+        return error("not_authed")
+    if token != workspace.token:
+        return error("invalid_auth")
+    handler = METHODS.get(method)
+    return handler(workspace, body) if handler else error("unknown_method")
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _ok(**payload: Any) -> Answer:
+    return 200, {"ok": True, **payload}
+
+
+def _auth_test(state: Workspace, body: dict[str, Any]) -> Answer:
+    return _ok(
+        url=f"{state.base_url}/",
+        team="digestbot-test",
+        user="digestbot",
+        team_id=BOT["team"],
+        user_id=BOT["user"],
+        bot_id=BOT["bot_id"],
+        is_enterprise_install=False,
+    )
+
+
+def _channel(state: Workspace, body: dict[str, Any], *, ids_only: bool = False) -> str | Answer:
+    channel = str(body.get("channel", ""))
+    channel_id = channel if ids_only and channel in state.channels.values() else None
+    channel_id = channel_id or (None if ids_only else state.resolve(channel))
+    if channel_id is None:
+        return error("channel_not_found")
+    return channel_id if channel_id in state.members else error("not_in_channel")
+
+
+def _post_message(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel_id = _channel(state, body)
+    if not isinstance(channel_id, str):
+        return channel_id
+    problem = validate_message(body)
+    if problem is not None:
+        return problem
+    ts = state.next_ts()
+    message: dict[str, Any] = {"type": "message", "ts": ts, **BOT, "text": body.get("text", "")}
+    message["bot_profile"] = BOT_PROFILE
+    for key in ("blocks", "thread_ts", "metadata"):
+        if body.get(key):
+            value = body[key]
+            message[key] = json.loads(value) if isinstance(value, str) and key != "thread_ts" else value
+    state.messages.setdefault(channel_id, []).append(message)
+    return _ok(channel=channel_id, ts=ts, message=message)
+
+
+def _update(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel_id = _channel(state, body, ids_only=True)
+    if not isinstance(channel_id, str):
+        return channel_id
+    message = state.find(channel_id, str(body.get("ts", "")))
+    if message is None:
+        return error("message_not_found")
+    problem = validate_message(body)
+    if problem is not None:
+        return problem
+    message["text"] = body.get("text", "")
+    for key in ("blocks", "metadata"):
+        if key in body:
+            value = body[key]
+            message[key] = json.loads(value) if isinstance(value, str) else value
+    message["edited"] = {"user": BOT["user"], "ts": state.next_ts()}
+    return _ok(channel=channel_id, ts=message["ts"], text=message["text"], message=message)
+
+
+def _permalink(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel = str(body.get("channel", ""))
+    channel_id = channel if channel in state.channels.values() else None
+    message = state.find(channel_id, str(body.get("message_ts", ""))) if channel_id else None
+    if channel_id is None or message is None:
+        return error("channel_not_found" if channel_id is None else "message_not_found")
+    link = f"{state.base_url}/archives/{channel_id}/p{message['ts'].replace('.', '')}"
+    if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
+        link += f"?thread_ts={message['thread_ts']}&cid={channel_id}"
+    return _ok(channel=channel_id, permalink=link)
+
+
+def _visible(
+    message: dict[str, Any], body: dict[str, Any], replies: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    shown = {k: v for k, v in message.items() if k != "metadata" or _truthy(body.get("include_all_metadata"))}
+    count = sum(1 for _ in replies)
+    return {**shown, "reply_count": count, "thread_ts": message["ts"]} if count else shown
+
+
+def _history(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel_id = _channel(state, body, ids_only=True)
+    if not isinstance(channel_id, str):
+        return channel_id
+    oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or 1e12)
+    messages = state.messages.get(channel_id, [])
+    top = [m for m in messages if m.get("thread_ts") in (None, m["ts"]) and oldest < float(m["ts"]) <= latest]
+    answers = [_visible(m, body, [r for r in messages if r.get("thread_ts") == m["ts"]]) for m in top]
+    limit = int(body.get("limit") or 100)
+    return _ok(
+        messages=answers[::-1][:limit],
+        has_more=len(answers) > limit,
+        pin_count=0,
+        response_metadata={"next_cursor": ""},
+    )
+
+
+def _replies(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel_id = _channel(state, body, ids_only=True)
+    if not isinstance(channel_id, str):
+        return channel_id
+    parent = state.find(channel_id, str(body.get("ts", "")))
+    if parent is None:
+        return error("thread_not_found")
+    thread = [m for m in state.messages[channel_id] if m.get("thread_ts") == parent["ts"] and m is not parent]
+    answers = [_visible(parent, body, thread), *(_visible(m, body) for m in thread)]
+    return _ok(messages=answers, has_more=False, response_metadata={"next_cursor": ""})
+
+
+def _list(state: Workspace, body: dict[str, Any]) -> Answer:
+    if not state.can_list:
+        status, payload = error("missing_scope")
+        return status, {**payload, "needed": "channels:read,groups:read", "provided": "chat:write"}
+    channels = [
+        {"id": cid, "name": name, "is_channel": True, "is_member": cid in state.members}
+        for name, cid in state.channels.items()
+    ]
+    return _ok(channels=channels, response_metadata={"next_cursor": ""})
+
+
+METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
+    "auth.test": _auth_test,
+    "chat.postMessage": _post_message,
+    "chat.update": _update,
+    "chat.getPermalink": _permalink,
+    "conversations.history": _history,
+    "conversations.replies": _replies,
+    "conversations.list": _list,
+}
