@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from digestbot.domain import Item, SourceName, Window
+from digestbot.settings import Settings
 from digestbot.sources.base import FetchLog, Source, SourceError
 from digestbot.store.items import Clock, ItemStore, UpsertCounts, utc_now
 
@@ -132,3 +133,21 @@ def _batches(
         row.failure = f"unexpected {type(exc).__name__}: {exc}"
     if batch:
         yield batch
+
+
+def fetch_window(
+    settings: Settings,
+    store: ItemStore,
+    window: Window,
+    *,
+    names: Sequence[SourceName] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Build the configured sources around one shared HTTP client and ingest `window` into `store`."""
+    from digestbot.sources import build_sources
+    from digestbot.sources.http import HttpFetcher
+    from digestbot.store import HttpValidatorCache
+
+    with HttpFetcher(settings.app.http, cache=HttpValidatorCache(store.engine)) as http:
+        sources = build_sources(settings, names=names, http=http)
+        return ingest(sources, store, window, on_progress=on_progress)

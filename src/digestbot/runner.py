@@ -6,23 +6,26 @@ digest files → (unless dry run) deliver to Slack.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from langchain_core.runnables import RunnableConfig
 
 from digestbot.agents.base import Agents, UsageReport
 from digestbot.agents.cached import CachedAgents
 from digestbot.digest_markdown import to_markdown
-from digestbot.domain import Digest, Item, SourceCount, Window
+from digestbot.domain import Digest, Item, SourceCount, SourceName, Window
 from digestbot.graph.builder import build_graph
 from digestbot.graph.context import ProgressFn, RunContext, _no_progress
-from digestbot.graph.state import ItemResult
+from digestbot.graph.state import ItemResult, RunState
+from digestbot.ingest import IngestReport
 from digestbot.settings import ConfigError, Settings
 
 
@@ -37,7 +40,7 @@ class RunOutcome:
     prefilter_dropped: dict[str, int]
     usage: UsageReport
     items_in_window: int
-    ingest: Any = None  # IngestReport when the run fetched
+    ingest: IngestReport | None = None  # when the run fetched
     outputs: dict[str, Path] = field(default_factory=dict)
     delivery: Any = None  # DeliveryResult when the run posted
     seconds: float = 0.0
@@ -68,8 +71,13 @@ class RunOutcome:
         }
 
 
-def interests_hash(settings: Settings) -> str:
-    return hashlib.sha256(json.dumps(settings.app.pipeline.prefilter.interests).encode()).hexdigest()[:16]
+def prompt_context_hash(settings: Settings) -> str:
+    """What the prompts see besides the item: the team's interests and the category list."""
+    seen = {
+        "interests": settings.app.pipeline.prefilter.interests,
+        "categories": [(c.id, c.name) for c in settings.categories],
+    }
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 async def run_pipeline(
@@ -96,8 +104,9 @@ async def run_pipeline(
         only_category=only_category,
     )
     app = build_graph().compile()
-    config = {"max_concurrency": settings.app.llm.max_concurrency, "recursion_limit": 10_000}
-    state = await app.ainvoke({"window": window, "items": list(items), "results": []}, config, context=ctx)
+    config: RunnableConfig = {"max_concurrency": settings.app.llm.max_concurrency, "recursion_limit": 10_000}
+    initial: RunState = {"window": window, "items": list(items), "results": []}
+    state = await app.ainvoke(initial, config, context=ctx)
     return state["digest"], list(state.get("results", [])), dict(state.get("prefilter_dropped", {}))
 
 
@@ -121,26 +130,104 @@ def write_outputs(outcome: RunOutcome, out_dir: Path, *, blocks: list[dict[str, 
     return paths
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+SOURCE_LABEL = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
 
 
-def ingest_notes(report: Any) -> tuple[dict[str, SourceCount], tuple[str, ...]]:
-    """Turn an IngestReport into per-source failure flags and digest notes (a failed source is said, not hidden)."""
+def ingest_notes(report: IngestReport) -> tuple[dict[str, SourceCount], tuple[str, ...]]:
+    """Per-source failure flags and digest notes: a failed source is said in the digest, not hidden."""
     fetched: dict[str, SourceCount] = {}
     notes: list[str] = []
-    for row in getattr(report, "rows", []):
+    for row in report.rows:
         name = str(row.source)
-        failed = bool(row.errors) and row.fetched == 0
-        fetched[name] = SourceCount(failed=failed)
-        if row.errors:
-            label = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}.get(name, name)
-            notes.append(f"{label}: 取得に失敗しました（{row.errors[0][:120]}）")
+        fetched[name] = SourceCount(failed=row.failed)
+        label = SOURCE_LABEL.get(name, name)
+        if row.failed:
+            cause = (row.failure or "").removeprefix(f"{name}: ")[:160]
+            notes.append(f"{label}: 取得に失敗しました（{cause}）。前回までに保存した分で作成しています")
+        elif row.errors:
+            notes.append(f"{label}: 一部の取得に失敗しました（{row.errors[0][:160]}）")
     return fetched, tuple(notes)
 
 
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
+def check_not_all_failed(results: Sequence[ItemResult]) -> None:
+    """Every item failing means the model is down or misconfigured: raise rather than post a hollow digest."""
+    status = Counter(r.get("status") for r in results)
+    if status["failed"] and not status["kept"] and not status["dropped"]:
+        first = next(r.get("detail", "") for r in results if r.get("status") == "failed")
+        raise RunError(
+            f"all {status['failed']} items failed in the agents, nothing was posted. First error: {first}. "
+            "Check the LLM settings ([llm] in config/digestbot.toml, the API key) or run without a model (offline mode)."
+        )
 
 
-__all__ = ["ConfigError", "RunError", "RunOutcome", "run_pipeline", "write_outputs"]
+def run_digest(
+    settings: Settings,
+    window: Window,
+    *,
+    fetch: bool = True,
+    source_names: Sequence[SourceName] | None = None,
+    dry_run: bool = True,
+    force: bool = False,
+    only_category: str | None = None,
+    agents: Agents | None = None,
+    out_dir: Path | None = None,
+    on_progress: ProgressFn = _no_progress,
+    on_fetch_progress: Callable[[Any], None] | None = None,
+    on_items: Callable[[int], None] | None = None,
+) -> RunOutcome:
+    """Fetch → pipeline → files → (unless `dry_run`) Slack. Raises RunError/ConfigError/StoreError loudly."""
+    from digestbot.agents.factory import build_agents
+    from digestbot.digest_json import save_latest
+    from digestbot.ingest import fetch_window
+    from digestbot.store import ItemStore, ResultCache
+
+    started = time.monotonic()
+    with ItemStore(settings.store_url) as store:
+        report = None
+        fetched: dict[str, SourceCount] = {}
+        notes: tuple[str, ...] = ()
+        if fetch:
+            report = fetch_window(settings, store, window, names=source_names, on_progress=on_fetch_progress)
+            fetched, notes = ingest_notes(report)
+        items = store.items_in_window(window, sources=list(source_names) if source_names else None)
+        if on_items is not None:
+            on_items(len(items))
+        base_agents = agents or build_agents(settings)
+        cached = CachedAgents(base_agents, ResultCache(store.engine), context=prompt_context_hash(settings))
+        digest, results, dropped = asyncio.run(
+            run_pipeline(
+                settings,
+                window,
+                items,
+                cached,
+                fetched=fetched,
+                notes=notes,
+                only_category=only_category,
+                on_progress=on_progress,
+            )
+        )
+        outcome = RunOutcome(
+            digest=digest,
+            results=results,
+            prefilter_dropped=dropped,
+            usage=base_agents.usage,
+            items_in_window=len(items),
+            ingest=report,
+            seconds=time.monotonic() - started,
+        )
+        check_not_all_failed(results)
+        blocks = None
+        if dry_run:
+            from digestbot.slack.render import render_messages
+
+            blocks = [message for message in render_messages(digest)]
+        outcome.outputs = write_outputs(outcome, out_dir or default_out_dir(settings, window), blocks=blocks)
+        save_latest(digest, settings, outcome.stats())
+        if not dry_run:
+            from digestbot.delivery import deliver
+
+            outcome.delivery = deliver(digest, settings, store.engine, force=force)
+    return outcome
+
+
+__all__ = ["ConfigError", "RunError", "RunOutcome", "run_digest", "run_pipeline", "write_outputs"]

@@ -120,7 +120,7 @@ class JudgeConfig(_Model):
 
 class PipelineConfig(_Model):
     summary_max_chars: Annotated[int, Field(ge=40, le=400)] = 120
-    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
+    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = 0.3  # kana/kanji share of letters; English terms are common
     total_cap: Positive = 40
     other_category: str | None = "other"  # None (or "") = drop items that fit no category
     prefilter: PrefilterConfig = PrefilterConfig()
@@ -399,7 +399,8 @@ def load_settings(
             f"{folder / 'digestbot.toml'}: pipeline.other_category: {other!r} is not a category id in "
             f"{folder / 'categories.toml'} (add it, or set other_category = \"\" to drop unmatched items)"
         )
-    secret_env = {k.lower(): v for k, v in env.items() if k.lower() in Secrets.model_fields}
-    extra: dict[str, Any] = {"_env_file": env_file} if env_file is not None else {}
-    secrets = Secrets(**extra, **secret_env)
+    values: dict[str, Any] = {k.lower(): v for k, v in env.items() if k.lower() in Secrets.model_fields}
+    if env_file is not None:
+        values["_env_file"] = env_file
+    secrets = Secrets(**values)
     return Settings(config_dir=folder, app=app, categories=categories, secrets=secrets)

@@ -50,10 +50,7 @@ class CachedAgents:
         self.store = store
         self.context = context  # e.g. a hash of the team's interests, which the prompts see
         self.offline = inner.offline
-
-    @property
-    def usage(self) -> UsageReport:
-        return self.inner.usage
+        self.usage: UsageReport = inner.usage
 
     def fingerprint(self, agent: str) -> str:
         return self.inner.fingerprint(agent)

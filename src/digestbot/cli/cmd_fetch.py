@@ -13,10 +13,10 @@ from rich.table import Table
 
 from digestbot.cli import settings_or_exit
 from digestbot.domain import SourceName, Window
-from digestbot.ingest import IngestReport, SourceReport, ingest
+from digestbot.ingest import IngestReport, SourceReport, fetch_window
 from digestbot.settings import Settings, redact_url
-from digestbot.sources import build_sources, enabled_source_names, parse_source_names
-from digestbot.store import HttpValidatorCache, ItemStore, StoreConfigError, StoreError
+from digestbot.sources import enabled_source_names, parse_source_names
+from digestbot.store import ItemStore, StoreConfigError, StoreError
 
 
 def resolve_window(
@@ -146,8 +146,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(settings: Settings, store: ItemStore, window: Window, names: list[SourceName]) -> IngestReport:
-    from digestbot.sources.http import HttpFetcher
-
     console = Console(stderr=True)
     tz = settings.app.general.timezone
     console.print(
@@ -158,10 +156,9 @@ def _run(settings: Settings, store: ItemStore, window: Window, names: list[Sourc
         soft_wrap=True,
     )
     display = _ProgressDisplay(console)
-    with HttpFetcher(settings.app.http, cache=HttpValidatorCache(store.engine)) as http, display.progress:
-        sources = build_sources(settings, names=names, http=http)
+    with display.progress:
         try:
-            return ingest(sources, store, window, on_progress=display)
+            return fetch_window(settings, store, window, names=names, on_progress=display)
         except StoreError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None

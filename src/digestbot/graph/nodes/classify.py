@@ -60,6 +60,7 @@ async def _classify_batch(ctx: RunContext, batch: list[Item]) -> list[Classifica
 async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     items = state.get("candidates", [])
+    ctx.on_progress("candidates", len(items))
     size = max(1, ctx.agents.batch_size("classifier"))
     batches = [items[i : i + size] for i in range(0, len(items), size)]
     answered = await asyncio.gather(*(_classify_batch(ctx, batch) for batch in batches))
@@ -76,4 +77,5 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
                 results.append(_off_topic(item, answer.primary))
             elif ctx.only_category in (None, cleaned.primary):
                 classified[item.id] = cleaned
+    ctx.on_progress("classified", len(classified))
     return {"classified": classified, "results": results}
