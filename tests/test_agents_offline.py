@@ -351,6 +351,20 @@ async def test_judge_scores_english_and_overlong_blurbs_low_on_japanese(
     assert expected == (english.japanese <= 2, overlong.japanese <= 2)
 
 
+async def test_judge_japanese_separates_prose_from_kept_english(
+    agents: OfflineAgents, settings: Settings
+) -> None:
+    """Japanese prose scores 5; a Japanese frame around a quoted English title scores 4; English prose 1."""
+    item, rag = paper("Attention Sinks Revisited", SOURCE), settings.category("rag")
+    blurbs = [
+        "FooRAGを提案し、検索精度を改善。",
+        "「Attention Sinks Revisited」に関する研究。",
+        "FooRAG improves retrieval.",
+    ]
+    expected = [5, 4, 1]
+    assert expected == [(await agents.judge(item, blurb, rag)).japanese for blurb in blurbs]
+
+
 async def test_judge_relevance_follows_the_category_fit(agents: OfflineAgents, settings: Settings) -> None:
     """A paper judged in its own category is more relevant than in an unrelated one."""
     item = paper(*TYPED["rag"])

@@ -7,7 +7,8 @@ significance  2 + one point per signal: a state-of-the-art/outperform claim, a q
 faithfulness  5 minus 2 per number and 1 per Latin word of the blurb that the source does not contain.
 japanese      from the Japanese share of the blurb's prose: Latin names (``LongRAG``, ``GPT-4``) and
               「quoted」 English terms and titles are set aside, as Japanese tech writing keeps them in
-              English; measured against `pipeline.min_japanese_ratio`; over-long blurbs score 2 at most.
+              English; measured against `pipeline.min_japanese_ratio`. 5 also needs the whole blurb
+              (names and quotes included) to reach that ratio, else 4. Over-long blurbs score 2 at most.
 """
 
 from __future__ import annotations
@@ -134,9 +135,15 @@ class OfflineJudge:
             if share >= target * PARAMS[key]:
                 score = points
                 break
+        overall = japanese_ratio(blurb)
+        if score == 5 and overall < target:
+            score = 4  # Japanese sentences, but kept-English names and quotes dominate the text
         if len(blurb) > self.max_chars:
             score = min(score, 2)
-        return score, f"prose {share:.0%} Japanese, {len(blurb)}/{self.max_chars} chars"
+        return (
+            score,
+            f"Japanese {share:.0%} of prose, {overall:.0%} of all; {len(blurb)}/{self.max_chars} chars",
+        )
 
 
 def significance_of(item: Item) -> tuple[int, list[str]]:
