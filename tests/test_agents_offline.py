@@ -373,6 +373,16 @@ async def test_judge_relevance_follows_the_category_fit(agents: OfflineAgents, s
     assert own.relevance > unrelated.relevance
 
 
+async def test_judge_relevance_needs_a_team_interest(agents: OfflineAgents, settings: Settings) -> None:
+    """Category keywords without any interest term (LLM, 生成AI...) stay below the keep threshold."""
+    item = paper("Pythonの型ヒント入門", "型ヒントの使い方をまとめます。", language="ja")
+    with_interest = paper("LLMアプリの型ヒント入門", "型ヒントの使い方をまとめます。", language="ja")
+    survey, keep = settings.category("survey"), settings.app.pipeline.judge.min_relevance
+    relevance = [(await agents.judge(i, "要約。", survey)).relevance for i in (item, with_interest)]
+    expected = [True, True]
+    assert expected == [relevance[0] < keep, relevance[1] >= keep]
+
+
 async def test_judge_significance_counts_signals(agents: OfflineAgents, settings: Settings) -> None:
     """Claims, numbers and popularity raise significance; the rationale names them."""
     plain = await agents.judge(paper("FooRAG", "A retrieval method."), "要約。", settings.category("rag"))

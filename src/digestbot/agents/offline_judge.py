@@ -1,7 +1,8 @@
 """Offline judge: rule-based rubric scores, with a rationale naming the rules that fired.
 
-relevance     1 + category fit (the classifier's score for the judged category: 0-3) + 1 if a team
-              interest term occurs. The fallback category counts as a fit of 1.
+relevance     1 + category fit (the classifier's score for the judged category: 0-2; the fallback
+              category counts 1) + team interest (`prefilter.interests`: 1 for one term in the text,
+              2 for one in the title or tags or two different ones).
 significance  2 + one point per signal: a state-of-the-art/outperform claim, a quantitative result,
               popularity (likes/stocks/bookmarks), a cross-listing.
 faithfulness  5 minus 2 per number and 1 per Latin word of the blurb that the source does not contain.
@@ -27,6 +28,7 @@ from digestbot.settings import Category, JudgeConfig
 from digestbot.sources.text import japanese_ratio
 
 PARAMS: dict[str, float] = {
+    "strong_fit": 4,  # x the classifier's min_fit: a second relevance point
     "popular": 10,  # popularity score for one significance point
     "very_popular": 50,  # ... for two
     "missing_number_penalty": 2,
@@ -109,21 +111,21 @@ class OfflineJudge:
         )
 
     def relevance(self, item: Item, category: Category) -> tuple[int, str]:
+        """1 + category fit (0-2) + team interest (0-2): category keywords alone are not enough."""
         if category.id == self.model.other:
             fit, fit_why = 1, f"fallback category {category.id}"
         else:
             score = self.model.score_of(item, category.id)
             value = score.score if score else 0.0
             min_fit = CLASSIFY_PARAMS["min_fit"]
-            fit = sum(value >= min_fit * k for k in (1, 2, 4))
+            fit = int(value >= min_fit) + int(value >= min_fit * PARAMS["strong_fit"])
             terms = ", ".join(score.top_terms(3)) if score and score.hits else "no keywords"
             fit_why = f"{category.id} score {value:.1f} ({terms})"
-        text = normalize(f"{item.title}\n{item.text}\n{' '.join(item.tags)}")
-        interest = next(self.interests.keys(text), None)
-        why = fit_why + (
-            f", interest: {self.interests.terms[interest]}" if interest else ", no interest term"
-        )
-        return min(5, 1 + fit + (1 if interest else 0)), why
+        in_title = set(self.interests.keys(normalize(f"{item.title}\n{' '.join(item.tags)}")))
+        found = in_title | set(self.interests.keys(normalize(item.text)))
+        interest = 2 if in_title or len(found) >= 2 else len(found)
+        names = ", ".join(sorted(self.interests.terms[key] for key in found)) or "none"
+        return min(5, 1 + fit + interest), f"{fit_why}; interests: {names}"
 
     def japanese(self, blurb: str) -> tuple[int, str]:
         if not blurb.strip():
