@@ -102,6 +102,16 @@ def _is_phrase(term: str) -> bool:
     return len(key) >= 4
 
 
+def _weighted_terms(cat: Category, *, fallback: bool) -> list[tuple[str, float]]:
+    """(term, weight): keywords and name at full weight, hint phrases at half, exclude phrases negative."""
+    groups: list[tuple[Sequence[str], float]] = [(cat.keywords, PARAMS["keyword_weight"])]
+    if not fallback:  # the fallback bucket is chosen when nothing fits, never matched on its prose
+        hints = [p for text in (cat.description, *cat.include) for p in hint_phrases(text)]
+        groups += [(name_phrases(cat.name), PARAMS["name_weight"]), (hints, PARAMS["hint_weight"])]
+    out = [(t, w * (PARAMS["phrase_bonus"] if _is_phrase(t) else 1.0)) for terms, w in groups for t in terms]
+    return out + [(p, -PARAMS["exclude_penalty"]) for text in cat.exclude for p in hint_phrases(text)]
+
+
 @dataclass(frozen=True)
 class _Weight:
     category: int
@@ -127,29 +137,17 @@ class CategoryModel:
         self.categories = tuple(categories)
         self.other = other_category or None
         table: dict[str, dict[int, float]] = defaultdict(dict)
+        terms: list[str] = []
         for index, cat in enumerate(self.categories):
-            scored_by_hints = cat.id != self.other  # the fallback bucket is chosen, not matched
-            sources: list[tuple[list[str], float]] = [(list(cat.keywords), PARAMS["keyword_weight"])]
-            if scored_by_hints:
-                sources.append((name_phrases(cat.name), PARAMS["name_weight"]))
-                hints = [p for text in (cat.description, *cat.include) for p in hint_phrases(text)]
-                sources.append((hints, PARAMS["hint_weight"]))
-            for terms, weight in sources:
-                for term in terms:
-                    w = weight * (PARAMS["phrase_bonus"] if _is_phrase(term) else 1.0)
-                    key = term_key(term)
-                    table[key][index] = max(table[key].get(index, 0.0), w)
-            for term in (p for text in cat.exclude for p in hint_phrases(text)):
-                key = term_key(term)
-                if table[key].get(index, 0.0) <= 0:  # a term can't both count for and against a category
-                    table[key][index] = -PARAMS["exclude_penalty"]
-        all_terms = [t for cat in self.categories for t in cat.keywords]
-        for cat in self.categories:
-            if cat.id != self.other:
-                all_terms += name_phrases(cat.name)
-                all_terms += [p for text in (cat.description, *cat.include) for p in hint_phrases(text)]
-            all_terms += [p for text in cat.exclude for p in hint_phrases(text)]
-        self.matcher = TermMatcher(all_terms)
+            for term, weight in _weighted_terms(cat, fallback=cat.id == self.other):
+                terms.append(term)
+                by_category = table[term_key(term)]
+                current = by_category.get(index)
+                if weight > 0:
+                    by_category[index] = max(current or 0.0, weight)
+                elif current is None:  # a term never counts both for and against one category
+                    by_category[index] = weight
+        self.matcher = TermMatcher(terms)
         self.table = {
             key: [_Weight(i, w) for i, w in sorted(by_cat.items())] for key, by_cat in table.items()
         }

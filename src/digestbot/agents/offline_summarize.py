@@ -33,10 +33,18 @@ def fit(text: str, max_chars: int) -> str:
     return head.rstrip(" 、，") + ELLIPSIS
 
 
+def quoted(text: str, max_chars: int, suffix: str) -> str:
+    """「text」suffix within `max_chars`, shortening `text` (never the suffix) when it must."""
+    room = max_chars - len(suffix) - 2
+    if room < 4:
+        return fit(f"「{text}」{suffix}", max_chars)
+    return f"「{fit(' '.join(text.split()), room)}」{suffix}"
+
+
 # --- Japanese sources ------------------------------------------------------------------------------
 
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-_MARKDOWN_LINE = re.compile(r"^\s*(?:#{1,6}\s.*|\|.*|>\s*|[-*+]\s+|\d+\.\s+)", re.MULTILINE)
+_LIST_MARK = re.compile(r"^\s*(?:>\s*|[-*+]\s+|\d+\.\s+)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _URL = re.compile(r"https?://\S+")
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -53,7 +61,7 @@ def _clean_markdown(text: str) -> str:
     for line in text.splitlines():
         if line.lstrip().startswith(("#", "|")):
             continue  # headings and table rows are not sentences
-        lines.append(_MARKDOWN_LINE.sub("", line).replace("**", "").replace("`", ""))
+        lines.append(_LIST_MARK.sub("", line).replace("**", "").replace("`", ""))
     return "\n".join(lines)
 
 
@@ -73,14 +81,6 @@ def japanese_blurb(item: Item, max_chars: int) -> str:
 
 
 # --- English papers --------------------------------------------------------------------------------
-
-
-def quoted(text: str, max_chars: int, suffix: str) -> str:
-    """「text」suffix within `max_chars`, shortening `text` (never the suffix) when it must."""
-    room = max_chars - len(suffix) - 2
-    if room < 4:
-        return fit(f"「{text}」{suffix}", max_chars)
-    return f"「{fit(' '.join(text.split()), room)}」{suffix}"
 
 
 def english_blurb(item: Item, max_chars: int, *, conservative: bool = False) -> str:

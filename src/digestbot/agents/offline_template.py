@@ -58,8 +58,7 @@ def is_name(token: str) -> bool:
     token = token.strip("\"'“”`.,;:")
     if token in _NOT_NAMES or not _NAME_LIKE.match(token) or not any(c.isalpha() for c in token):
         return False
-    upper = sum(ch.isupper() for ch in token[1:])
-    return upper >= 1 or (token.isupper() and len(token) >= 2) or any(c.isdigit() for c in token)
+    return any(ch.isupper() for ch in token[1:]) or any(ch.isdigit() for ch in token)
 
 
 def _describe(descriptor: str, *, keep_modifier: bool) -> str | None:
