@@ -159,7 +159,7 @@ async def test_classifier_reads_japanese_keywords(agents: OfflineAgents, setting
         "ベクトル検索と埋め込みで社内文書を検索し、ロングコンテキストのLLMに渡します。",
         id="zenn:rag-memo",
         source=SourceName.ZENN,
-        url="https://zenn.dev/someone/articles/rag-memo",
+        url="https://example.org/someone/articles/rag-memo",
         language="ja",
     )
     expected = "rag"
