@@ -72,8 +72,11 @@ def test_posts_never_unfurl_nor_parse_names(slack: SlackServer, clock: ManualClo
     publisher(slack, clock).post("#llm-digest", message("hello"))
     body = slack.calls("chat.postMessage")[0].body
     assert (body["unfurl_links"], body["unfurl_media"], "link_names" in body, "parse" in body) == (
-        False, False, False, False,
-    )  # fmt: skip
+        False,
+        False,
+        False,
+        False,
+    )
 
 
 def test_posts_to_one_channel_are_at_least_a_second_apart(slack: SlackServer, clock: ManualClock) -> None:
@@ -117,8 +120,10 @@ def test_a_500_while_posting_is_not_retried_and_may_have_posted(
     with pytest.raises(SlackDeliveryError) as caught:
         publisher(slack, clock).post("#llm-digest", message("x"))
     assert (caught.value.code, caught.value.maybe_posted, len(slack.calls("chat.postMessage"))) == (
-        "server_error", True, 1,
-    )  # fmt: skip
+        "server_error",
+        True,
+        1,
+    )
 
 
 def test_a_dropped_connection_after_posting_is_not_retried(slack: SlackServer, clock: ManualClock) -> None:
@@ -127,8 +132,10 @@ def test_a_dropped_connection_after_posting_is_not_retried(slack: SlackServer, c
     with pytest.raises(SlackDeliveryError) as caught:
         publisher(slack, clock).post("#llm-digest", message("x"))
     assert (caught.value.code, caught.value.maybe_posted, len(slack.messages(CHANNEL_ID))) == (
-        "connection_error", True, 1,
-    )  # fmt: skip
+        "connection_error",
+        True,
+        1,
+    )
 
 
 def test_refused_connections_are_retried_then_reported(slack: SlackServer, clock: ManualClock) -> None:

@@ -77,18 +77,33 @@ def test_too_many_blocks_is_invalid_blocks_with_slacks_messages_shape(client: We
 @pytest.mark.parametrize(
     ("blocks", "text", "expected"),
     [
-        ([{"type": "divider"}, {"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3001}}], "t",
-         ("invalid_blocks", "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]")),
-        ([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}], "t",
-         ("invalid_blocks", "[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]")),
-        ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], "t",
-         ("invalid_blocks", "[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]")),
-        ([{"type": "section", "text": {"type": "mrkdwn", "text": "a" * 2900}}] * 5, "t",
-         ("msg_blocks_too_long", None)),
+        (
+            [{"type": "divider"}, {"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3001}}],
+            "t",
+            (
+                "invalid_blocks",
+                "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]",
+            ),
+        ),
+        (
+            [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+            "t",
+            ("invalid_blocks", "[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]"),
+        ),
+        (
+            [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+            "t",
+            ("invalid_blocks", "[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]"),
+        ),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "a" * 2900}}] * 5,
+            "t",
+            ("msg_blocks_too_long", None),
+        ),
         (None, "x" * 40_001, ("msg_too_long", None)),
         (None, "", ("no_text", None)),
     ],
-)  # fmt: skip
+)
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")
 def test_payloads_over_slacks_limits_are_rejected(
     client: WebClient, blocks: list[dict[str, Any]] | None, text: str, expected: tuple[str, str | None]
@@ -103,9 +118,11 @@ def test_rate_limit_fault_is_429_with_retry_after_and_an_empty_body(slack: Slack
     """A scripted 429 carries Retry-After and no body, as Slack's does."""
     slack.fault("rate_limit", method="chat.postMessage", retry_after=7)
     request = urllib.request.Request(
-        slack.api_url + "chat.postMessage", data=b"channel=C0DIGEST01&text=x",
-        headers={"Authorization": f"Bearer {slack.token}"}, method="POST",
-    )  # fmt: skip
+        slack.api_url + "chat.postMessage",
+        data=b"channel=C0DIGEST01&text=x",
+        headers={"Authorization": f"Bearer {slack.token}"},
+        method="POST",
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request)
     assert (caught.value.code, caught.value.headers["Retry-After"], caught.value.read()) == (429, "7", b"")
@@ -115,9 +132,11 @@ def test_json_answers_escape_slashes_like_slack(slack: SlackServer) -> None:
     """The raw body uses `\\/`, which a parser must (and does) accept."""
     body = json.dumps({"channel": "C0DIGEST01", "text": "a/b"}).encode()
     request = urllib.request.Request(
-        slack.api_url + "chat.postMessage", data=body,
-        headers={"Authorization": f"Bearer {slack.token}", "Content-Type": "application/json"}, method="POST",
-    )  # fmt: skip
+        slack.api_url + "chat.postMessage",
+        data=body,
+        headers={"Authorization": f"Bearer {slack.token}", "Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request) as response:
         raw = response.read().decode()
     assert ('"text": "a\\/b"' in raw, json.loads(raw)["message"]["text"]) == (True, "a/b")
@@ -183,5 +202,7 @@ def test_requests_are_recorded_with_method_headers_and_body(client: WebClient, s
     client.chat_postMessage(channel="#llm-digest", text="x", unfurl_links=False)
     recorded = slack.calls("chat.postMessage")[0]
     assert (recorded.body["unfurl_links"], recorded.headers["authorization"], recorded.status) == (
-        False, f"Bearer {slack.token}", 200,
-    )  # fmt: skip
+        False,
+        f"Bearer {slack.token}",
+        200,
+    )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -35,6 +35,7 @@ class Fault:
     retry_after: int = 1  # rate_limit
     status: int = 503  # server_error
     error: str = ""  # error: the Slack error code, e.g. "channel_not_found"
+    after: int = 0  # let this many matching calls through normally first
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,12 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, method: str) -> Fault | None:
-        for fault in self.faults:
+        for index, fault in enumerate(self.faults):
             if fault.method in (None, method):
-                self.faults.remove(fault)
+                if fault.after > 0:
+                    self.faults[index] = replace(fault, after=fault.after - 1)
+                    return None
+                del self.faults[index]
                 return fault
         return None
 
@@ -186,7 +190,12 @@ class SlackServer:
         self._port = self._server.server_address[1]
         self._state.workspace.base_url = f"http://127.0.0.1:{self._port}"
         self._server.state = self._state
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="slack-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

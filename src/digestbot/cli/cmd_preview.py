@@ -1,0 +1,50 @@
+"""`digestbot preview`: render a saved digest as an HTML page that looks like Slack, to check it first."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digestbot.cli import settings_or_exit
+from digestbot.digest_json import LATEST, DigestFileError, digests_dir, read_digest
+
+PREVIEW = "preview.html"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("preview")
+    def preview(
+        digest_file: Annotated[
+            Path | None, typer.Option("--digest", help="A saved digest JSON (default: the last one).")
+        ] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Where to write the page (default: data/digests/preview.html)."),
+        ] = None,
+        open_page: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
+    ) -> None:
+        """Write an HTML preview of the digest as Slack would show it (the thread replies included)."""
+        from digestbot.slack.preview import render_preview
+        from digestbot.slack.render import render_digest
+
+        settings = settings_or_exit()
+        path = digest_file or digests_dir(settings) / LATEST
+        try:
+            digest, _stats = read_digest(path)
+        except DigestFileError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        tz = settings.app.general.timezone
+        messages = render_digest(digest, tz=tz)
+        page = render_preview(
+            messages, channel=settings.app.slack.channel, posted_at=digest.generated_at, tz=tz
+        )
+        target = out or digests_dir(settings) / PREVIEW
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+        typer.echo(f"preview of {len(messages)} message(s) written to {target}")
+        if open_page:
+            webbrowser.open(target.resolve().as_uri())

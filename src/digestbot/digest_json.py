@@ -1,0 +1,211 @@
+"""`Digest` <-> JSON, exactly round-tripping; the runner saves `<data_dir>/digests/latest.json` with it.
+
+Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible change):
+
+    {"schema", "title", "window": {"start", "end"}, "generated_at", "offline", "notes": [...],
+     "sources": {"arxiv": {"fetched", "kept", "failed"}, ...},
+     "sections": [{"category", "name", "emoji", "total", "entries": [ENTRY, ...]}, ...],
+     "stats": {...}}                      # free-form run statistics (costs, timings); may be {}
+
+    ENTRY = {"id", "url", "title", "source", "category", "secondary": [...], "blurb",
+             "scores": {"relevance", "significance", "faithfulness", "japanese"}, "rationale", "rank",
+             "popularity": {"likes", "stocks", "bookmarks", "comments"},      # null = unknown
+             "text", "published", "updated", "authors": [...], "language", "tags": [...],
+             "version", "mentioned_arxiv_ids": [...], "announce_type"}
+
+Datetimes are ISO 8601 with offset. `post --last` and `preview` read the saved file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from digestbot.domain import (
+    Digest,
+    DigestEntry,
+    DigestSection,
+    Item,
+    Popularity,
+    Scores,
+    SourceCount,
+    SourceName,
+    Window,
+)
+from digestbot.settings import Settings
+
+SCHEMA = "digestbot.digest/1"
+LATEST = "latest.json"
+
+
+class DigestFileError(Exception):
+    """A saved digest is missing or unreadable; the message says what to run."""
+
+
+def _entry(entry: DigestEntry) -> dict[str, Any]:
+    item = entry.item
+    pop = item.popularity
+    return {
+        "id": item.id,
+        "url": item.url,
+        "title": item.title,
+        "source": item.source.value,
+        "category": entry.category,
+        "secondary": list(entry.secondary),
+        "blurb": entry.blurb,
+        "scores": {
+            "relevance": entry.scores.relevance,
+            "significance": entry.scores.significance,
+            "faithfulness": entry.scores.faithfulness,
+            "japanese": entry.scores.japanese,
+        },
+        "rationale": entry.rationale,
+        "rank": entry.rank,
+        "popularity": {
+            "likes": pop.likes,
+            "stocks": pop.stocks,
+            "bookmarks": pop.bookmarks,
+            "comments": pop.comments,
+        },
+        "text": item.text,
+        "published": item.published.isoformat(),
+        "updated": item.updated.isoformat(),
+        "authors": list(item.authors),
+        "language": item.language,
+        "tags": list(item.tags),
+        "version": item.version,
+        "mentioned_arxiv_ids": list(item.mentioned_arxiv_ids),
+        "announce_type": item.announce_type,
+    }
+
+
+def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON-ready form of a digest (plus optional run statistics)."""
+    return {
+        "schema": SCHEMA,
+        "title": digest.title,
+        "window": {"start": digest.window.start.isoformat(), "end": digest.window.end.isoformat()},
+        "generated_at": digest.generated_at.isoformat(),
+        "offline": digest.offline,
+        "notes": list(digest.notes),
+        "sources": {
+            name: {"fetched": count.fetched, "kept": count.kept, "failed": count.failed}
+            for name, count in digest.sources.items()
+        },
+        "sections": [
+            {
+                "category": section.category,
+                "name": section.name,
+                "emoji": section.emoji,
+                "total": section.total,
+                "entries": [_entry(entry) for entry in section.entries],
+            }
+            for section in digest.sections
+        ],
+        "stats": dict(stats or {}),
+    }
+
+
+def _item(data: Mapping[str, Any]) -> Item:
+    return Item(
+        id=data["id"],
+        source=SourceName(data["source"]),
+        url=data["url"],
+        title=data["title"],
+        text=data["text"],
+        published=datetime.fromisoformat(data["published"]),
+        updated=datetime.fromisoformat(data["updated"]),
+        authors=tuple(data["authors"]),
+        language=data["language"],
+        tags=tuple(data["tags"]),
+        popularity=Popularity(**data["popularity"]),
+        version=data["version"],
+        mentioned_arxiv_ids=tuple(data["mentioned_arxiv_ids"]),
+        announce_type=data["announce_type"],
+    )
+
+
+def _from_entry(data: Mapping[str, Any]) -> DigestEntry:
+    return DigestEntry(
+        item=_item(data),
+        category=data["category"],
+        blurb=data["blurb"],
+        scores=Scores(**data["scores"]),
+        rationale=data["rationale"],
+        secondary=tuple(data["secondary"]),
+        rank=float(data["rank"]),
+    )
+
+
+def digest_from_dict(data: Mapping[str, Any]) -> Digest:
+    """Inverse of `digest_to_dict` (stats are ignored; read them from the dict)."""
+    if data.get("schema") != SCHEMA:
+        raise DigestFileError(f"unsupported digest schema {data.get('schema')!r} (expected {SCHEMA!r})")
+    try:
+        return Digest(
+            window=Window(
+                datetime.fromisoformat(data["window"]["start"]), datetime.fromisoformat(data["window"]["end"])
+            ),
+            title=data["title"],
+            sections=tuple(
+                DigestSection(
+                    category=s["category"],
+                    name=s["name"],
+                    emoji=s["emoji"],
+                    entries=tuple(_from_entry(e) for e in s["entries"]),
+                    total=s["total"],
+                )
+                for s in data["sections"]
+            ),
+            sources={name: SourceCount(**count) for name, count in data["sources"].items()},
+            offline=bool(data["offline"]),
+            generated_at=datetime.fromisoformat(data["generated_at"]),
+            notes=tuple(data["notes"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DigestFileError(f"saved digest is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def digests_dir(settings: Settings) -> Path:
+    return settings.data_dir / "digests"
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write JSON atomically (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+    Path(tmp).replace(path)
+    return path
+
+
+def save_latest(digest: Digest, settings: Settings, stats: Mapping[str, Any] | None = None) -> Path:
+    """Save as `<data_dir>/digests/latest.json`; returns the path."""
+    return write_json(digests_dir(settings) / LATEST, digest_to_dict(digest, stats=stats))
+
+
+def read_digest(path: Path) -> tuple[Digest, dict[str, Any]]:
+    """A saved digest and its stats."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DigestFileError(
+            f"no saved digest at {path}: run `digestbot run` (or `digestbot run --dry-run`) first"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DigestFileError(f"cannot read the saved digest {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DigestFileError(f"{path} does not hold a digest")
+    return digest_from_dict(data), dict(data.get("stats") or {})
+
+
+def load_latest(settings: Settings) -> Digest:
+    """The last digest the runner saved (raises DigestFileError saying what to run if none)."""
+    return read_digest(digests_dir(settings) / LATEST)[0]
