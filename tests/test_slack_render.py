@@ -92,7 +92,7 @@ def test_item_shows_link_badge_date_popularity_and_blurb() -> None:
     section = DigestSection("rag", "RAG", "🔎", (make_entry(item, "rag", "要約です。"),), total=1)
     message = render_digest(replace(digest, sections=(section,)))[0]
     expected = (
-        "*<https://qiita.com/example/items/abc|RAG入門 &amp; 実践>*\n"
+        "*<https://qiita.example/example/items/abc|RAG入門 &amp; 実践>*\n"
         "`Qiita` ・ 11/18 ・ いいね 12 ・ ストック 3\n要約です。"
     )
     assert expected == message["blocks"][4]["text"]["text"]
@@ -115,7 +115,7 @@ def test_long_digest_continues_in_labelled_replies_split_between_items() -> None
     """Every item appears once, in order; messages are labelled (k/N) and all pass Slack's checks."""
     digest = large_digest(categories=3, per_category=25)
     messages = render_digest(digest)
-    links = [re.findall(r"<https://arxiv\.org/abs/([^|]+)\|", t) for m in messages for t in texts(m)]
+    links = [re.findall(r"<https://arxiv\.example/abs/([^|]+)\|", t) for m in messages for t in texts(m)]
     expected = [e.item.id.removeprefix("arxiv:") for s in digest.sections for e in s.entries]
     assert expected == [found for group in links for found in group]
     total = len(messages)
@@ -156,7 +156,7 @@ def test_any_titles_and_blurbs_stay_within_slack_limits_and_inject_nothing(
     pairs: list[tuple[str, str]],
 ) -> None:
     """Every message fits Slack's limits and only our own links appear in angle brackets."""
-    urls = [f"https://arxiv.org/abs/2611.{n:05d}" for n in range(len(pairs))]
+    urls = [f"https://arxiv.example/abs/2611.{n:05d}" for n in range(len(pairs))]
     messages = render_digest(digest_with([(t, u, b) for (t, b), u in zip(pairs, urls, strict=True)]))
     for message in messages:
         assert validate_message(dict(message)) is None

@@ -34,9 +34,9 @@ def make_item(
     moment = datetime(2026, 11, day, 3, 0, tzinfo=UTC)
     slug = item_id.split(":", 1)[1]
     default_url = {
-        SourceName.ARXIV: f"https://arxiv.org/abs/{slug}",
-        SourceName.QIITA: f"https://qiita.com/example/items/{slug}",
-        SourceName.ZENN: f"https://zenn.dev/example/articles/{slug}",
+        SourceName.ARXIV: f"https://arxiv.example/abs/{slug}",
+        SourceName.QIITA: f"https://qiita.example/example/items/{slug}",
+        SourceName.ZENN: f"https://zenn.example/example/articles/{slug}",
     }[source]
     return Item(
         id=item_id,
