@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,7 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from digestbot.delivery import DeliveryRefused, DeliveryResult, deliver, period_key, reconcile_pending
+from digestbot.delivery import (
+    DeliveryRefused,
+    DeliveryResult,
+    deliver,
+    period_key,
+    reconcile_pending,
+    save_blocks,
+)
 from digestbot.digest_json import digest_to_dict
 from digestbot.domain import Digest, Window
 from digestbot.settings import Settings, load_settings
@@ -35,8 +43,9 @@ def slack() -> Iterator[SlackServer]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    store = open_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+def engine(store_url: str) -> Iterator[Engine]:
+    """The store on SQLite and on PostgreSQL (see conftest's `store_url`)."""
+    store = open_engine(store_url)
     yield store
     store.dispose()
 
@@ -65,6 +74,18 @@ def parents(slack: SlackServer) -> list[dict[str, object]]:
 def test_period_key_is_the_local_days_covered() -> None:
     """The key matches what the header shows (11/16–11/22), in ISO form."""
     assert period_key(WINDOW, "Asia/Tokyo") == PERIOD
+
+
+def test_save_blocks_writes_the_payloads_that_would_be_posted(slack: SlackServer, tmp_path: Path) -> None:
+    """--dry-run output: data/digests/blocks.json holds exactly the rendered messages."""
+    settings = make_settings(slack, tmp_path)
+    path = save_blocks(representative_digest(), settings)
+    expected = render_digest(representative_digest())
+    assert (path, json.loads(path.read_text(encoding="utf-8"))) == (
+        tmp_path / "digests" / "blocks.json",
+        expected,
+    )
+    assert slack.requests == []
 
 
 def test_first_delivery_posts_and_archives_the_digest(

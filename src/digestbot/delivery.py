@@ -22,13 +22,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from digestbot.digest_json import digest_from_dict, digest_to_dict
+from digestbot.digest_json import digest_from_dict, digest_to_dict, digests_dir, write_json
 from digestbot.domain import Digest, Window
 from digestbot.settings import Settings
 from digestbot.slack.errors import SlackDeliveryError
@@ -38,6 +39,7 @@ from digestbot.slack.retry import Clock, Sleep
 from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
 
+BLOCKS = "blocks.json"
 RECONCILE_MARGIN = timedelta(minutes=5)  # clock skew between this host and Slack
 
 Action = Literal["posted", "updated", "reconciled"]
@@ -68,6 +70,12 @@ def period_key(window: Window, tz: str = "Asia/Tokyo") -> str:
     first = window.start.astimezone(zone).date()
     last = (window.end - timedelta(seconds=1)).astimezone(zone).date()
     return f"{first.isoformat()}..{last.isoformat()}"
+
+
+def save_blocks(digest: Digest, settings: Settings, path: Path | None = None) -> Path:
+    """Write the exact chat.postMessage payloads (`--dry-run`): default `<data_dir>/digests/blocks.json`."""
+    messages = render_digest(digest, tz=settings.app.general.timezone)
+    return write_json(path or digests_dir(settings) / BLOCKS, messages)
 
 
 def _same_digest(saved: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
