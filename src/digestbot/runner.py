@@ -218,9 +218,9 @@ def run_digest(
         check_not_all_failed(results)
         blocks = None
         if dry_run:
-            from digestbot.slack.render import render_messages
+            from digestbot.slack.render import render_digest
 
-            blocks = [message for message in render_messages(digest)]
+            blocks = [dict(message) for message in render_digest(digest, tz=settings.app.general.timezone)]
         outcome.outputs = write_outputs(outcome, out_dir or default_out_dir(settings, window), blocks=blocks)
         save_latest(digest, settings, outcome.stats())
         if not dry_run:
