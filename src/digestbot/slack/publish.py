@@ -53,7 +53,10 @@ def _marked_part(message: Mapping[str, Any], period: str) -> int | None:
 
 
 class SlackPublisher:
-    """Posts, updates and finds digest messages in one workspace."""
+    """Posts, updates and finds digest messages in one workspace.
+
+    A `client` passed in (tests, Bolt apps) gets our retry handlers installed.
+    """
 
     def __init__(
         self,
@@ -82,6 +85,7 @@ class SlackPublisher:
         """A publisher for `[slack]` with SLACK_BOT_TOKEN (raises SlackDeliveryError when unset)."""
         secret = settings.secrets.slack_bot_token
         token = secret.get_secret_value() if secret is not None else None
+        options.setdefault("max_retry_after", settings.app.http.max_retry_after_seconds)
         return cls(settings.app.slack, token, **options)
 
     # --- raw calls ----------------------------------------------------------------------------
