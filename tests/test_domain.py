@@ -21,7 +21,7 @@ def test_since_counts_back_from_now() -> None:
 @pytest.mark.parametrize("spec", ["7", "d7", "7 days", "-3d", ""])
 def test_since_rejects_unreadable_durations(spec: str) -> None:
     """A duration that is not N[h|d|w] is refused with an example."""
-    with pytest.raises(ValueError, match="use e.g. 7d"):
+    with pytest.raises(ValueError, match=r"use e\.g\. 7d"):
         Window.since(spec, now=NOW)
 
 
@@ -43,8 +43,18 @@ def test_window_must_be_ordered() -> None:
 
 def test_item_is_frozen_and_needs_aware_times() -> None:
     """Items cannot be changed and refuse naive datetimes."""
-    item = Item(id="arxiv:1", source=SourceName.ARXIV, url="u", title="t", text="x", published=NOW, updated=NOW)
+    item = Item(
+        id="arxiv:1", source=SourceName.ARXIV, url="u", title="t", text="x", published=NOW, updated=NOW
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         item.title = "other"  # type: ignore[misc]
     with pytest.raises(ValueError, match="timezone-aware"):
-        Item(id="a", source=SourceName.ARXIV, url="u", title="t", text="x", published=NOW.replace(tzinfo=None), updated=NOW)
+        Item(
+            id="a",
+            source=SourceName.ARXIV,
+            url="u",
+            title="t",
+            text="x",
+            published=NOW.replace(tzinfo=None),
+            updated=NOW,
+        )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from digestbot.domain import DigestEntry, Item, Popularity, Scores, SourceName
-from digestbot.graph.nodes.classify import clean_classification
+from digestbot.graph.nodes.classify import clean_classification, shortlist
 from digestbot.graph.nodes.compose import build_sections, rank
 from digestbot.graph.nodes.judge import clamp, decide
 from digestbot.graph.state import Classification
@@ -37,7 +37,9 @@ def _item(n: int, likes: int | None = None) -> Item:
 def _entry(n: int, category: str, relevance: int) -> DigestEntry:
     scores = Scores(relevance, 3, 5, 5)
     item = _item(n)
-    return DigestEntry(item=item, category=category, blurb="要約。", scores=scores, rank=rank(scores, item, 0.5))
+    return DigestEntry(
+        item=item, category=category, blurb="要約。", scores=scores, rank=rank(scores, item, 0.5)
+    )
 
 
 def test_unknown_primary_goes_to_other() -> None:
@@ -60,7 +62,9 @@ def test_confidence_is_clamped() -> None:
     assert ("rag", 1.0) == (cleaned.primary, cleaned.confidence)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(0, 1), (9, 5), (3.6, 4), ("5", 5), ("excellent", 1), (None, 1)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(0, 1), (9, 5), (3.6, 4), ("5", 5), ("excellent", 1), (None, 1)]
+)
 def test_clamp_keeps_scores_on_the_rubric(raw: object, expected: int) -> None:
     """Whatever the model sends, a score ends up an integer in 1..5."""
     assert expected == clamp(raw)
@@ -108,3 +112,35 @@ def test_popularity_breaks_ties() -> None:
     """Between equal judge scores, the more liked article ranks higher."""
     scores = Scores(4, 4, 5, 5)
     assert rank(scores, _item(1, likes=50), 0.5) > rank(scores, _item(2), 0.5)
+
+
+def _cls(item_id: str, primary: str, relevance: int, confidence: float = 0.5) -> Classification:
+    return Classification(item_id=item_id, primary=primary, relevance=relevance, confidence=confidence)
+
+
+def test_shortlist_keeps_the_best_per_category() -> None:
+    """Only cap × factor items per category go on to the summarizer; the rest are reported as cut."""
+    items = [_item(n) for n in range(1, 6)]
+    classified = {
+        items[0].id: _cls(items[0].id, "rag", 3),
+        items[1].id: _cls(items[1].id, "rag", 5),
+        items[2].id: _cls(items[2].id, "rag", 4),
+        items[3].id: _cls(items[3].id, "agents", 1),
+        items[4].id: _cls(items[4].id, "agents", 2),
+    }
+    kept, cut = shortlist(classified, items, CATS, factor=1.0, min_relevance=2)
+    assert {items[1].id, items[2].id, items[4].id} == set(kept)
+    assert {items[0].id: "not shortlisted", items[3].id: "classifier: relevance 1"} == {
+        r["item_id"]: r["detail"].split(" <")[0].split(":")[0]
+        if r["detail"].startswith("not")
+        else r["detail"].split(" <")[0]
+        for r in cut
+    }
+
+
+def test_shortlist_factor_zero_keeps_everything_relevant() -> None:
+    """With the shortlist switched off, every relevant item is summarized."""
+    items = [_item(n) for n in range(1, 5)]
+    classified = {i.id: _cls(i.id, "rag", 3) for i in items}
+    kept, cut = shortlist(classified, items, CATS, factor=0, min_relevance=2)
+    assert (4, []) == (len(kept), cut)

@@ -23,11 +23,23 @@ from digestbot.testing.scripted_chat import ScriptedChat
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = Window.between(date(2026, 11, 16), date(2026, 11, 22), "Asia/Tokyo")
 TOPICS = [
-    ("Retrieval-augmented generation with long-context reranking", "We propose a RAG method; recall improves by 12.5%."),
-    ("Speculative decoding for faster LLM inference", "We reduce latency of LLM decoding by 2.1x with speculation."),
+    (
+        "Retrieval-augmented generation with long-context reranking",
+        "We propose a RAG method; recall improves by 12.5%.",
+    ),
+    (
+        "Speculative decoding for faster LLM inference",
+        "We reduce latency of LLM decoding by 2.1x with speculation.",
+    ),
     ("Multi-agent debate for LLM tool use", "We introduce a multi-agent LLM framework for tool use."),
-    ("Preference optimization without reward models", "A DPO variant for LLM alignment that improves win rate."),
-    ("Jailbreak attacks on aligned language models", "We study jailbreak prompts against LLM safety filters."),
+    (
+        "Preference optimization without reward models",
+        "A DPO variant for LLM alignment that improves win rate.",
+    ),
+    (
+        "Jailbreak attacks on aligned language models",
+        "We study jailbreak prompts against LLM safety filters.",
+    ),
 ]
 BLURB = "新手法を提案。実験で性能が向上。"
 
@@ -51,7 +63,9 @@ def _items() -> list[Item]:
 
 def _classify(messages: list[BaseMessage]) -> dict[str, Any]:
     ids = re.findall(r'<item id="([^"]+)">', str(messages[-1].content))
-    return {"results": [{"item_id": i, "primary": "rag", "confidence": 0.9, "reason": "RAGが主題"} for i in ids]}
+    return {
+        "results": [{"item_id": i, "primary": "rag", "confidence": 0.9, "reason": "RAGが主題"} for i in ids]
+    }
 
 
 def _model(*, crash_on_summary: int | None = None) -> ScriptedChat:
@@ -108,8 +122,16 @@ def test_run_writes_digest_files(settings_for: Callable[..., Settings]) -> None:
     outcome = _run(settings, _model())
     data = json.loads(outcome.outputs["json"].read_text(encoding="utf-8"))
     entries = [e for s in data["sections"] for e in s["entries"]]
-    assert (5, {"rag"}, {BLURB}) == (len(entries), {e["category"] for e in entries}, {e["blurb"] for e in entries})
-    assert outcome.outputs["markdown"].read_text(encoding="utf-8").startswith("# 📚 LLMリサーチダイジェスト 11/16–11/22")
+    assert (5, {"rag"}, {BLURB}) == (
+        len(entries),
+        {e["category"] for e in entries},
+        {e["blurb"] for e in entries},
+    )
+    assert (
+        outcome.outputs["markdown"]
+        .read_text(encoding="utf-8")
+        .startswith("# 📚 LLMリサーチダイジェスト 11/16–11/22")
+    )
 
 
 def test_second_run_makes_no_llm_calls(settings_for: Callable[..., Settings]) -> None:
@@ -123,7 +145,9 @@ def test_second_run_makes_no_llm_calls(settings_for: Callable[..., Settings]) ->
     assert (0, 15) == (outcome.usage.total.calls, outcome.usage.total.cached)
 
 
-def test_editing_one_prompt_reruns_only_that_agent(settings_for: Callable[..., Settings], tmp_path: Path) -> None:
+def test_editing_one_prompt_reruns_only_that_agent(
+    settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
     """A changed summarizer prompt re-summarizes; the classifier and (same blurbs) the judge stay cached."""
     agents_dir = tmp_path / "agents"
     shutil.copytree(ROOT / "agents", agents_dir)
@@ -145,13 +169,17 @@ def test_changing_categories_reclassifies(settings_for: Callable[..., Settings],
     _seed(settings)
     _run(settings, _model())
     path = config_dir / "categories.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("Retrieval-augmented generation,", "RAG,"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Retrieval-augmented generation,", "RAG,"), encoding="utf-8"
+    )
     again = _model()
     _run(settings_for(config_dir=config_dir), again)
     assert 1 == _calls(again)["ClassificationBatch"]
 
 
-def test_crash_mid_fan_out_resumes_without_repeating_finished_calls(settings_for: Callable[..., Settings]) -> None:
+def test_crash_mid_fan_out_resumes_without_repeating_finished_calls(
+    settings_for: Callable[..., Settings],
+) -> None:
     """A run that dies during the summaries resumes: finished calls are not paid for again.
 
     One branch at a time, so "finished" is exact (with more, the siblings in flight when the worker

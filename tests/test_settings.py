@@ -37,7 +37,9 @@ def test_shipped_config_is_valid() -> None:
 def test_unknown_key_names_file_and_key(config_dir: Path) -> None:
     """A misspelt key gives one line naming the file and the dotted key."""
     text = (config_dir / "digestbot.toml").read_text(encoding="utf-8")
-    (config_dir / "digestbot.toml").write_text(text.replace("page_size = 200", "page_sise = 200"), encoding="utf-8")
+    (config_dir / "digestbot.toml").write_text(
+        text.replace("page_size = 200", "page_sise = 200"), encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as err:
         load_settings(config_dir, {})
     message = str(err.value)
@@ -51,7 +53,9 @@ def test_unknown_key_names_file_and_key(config_dir: Path) -> None:
 def test_wrong_type_says_what_was_given(config_dir: Path) -> None:
     """A value of the wrong type is reported with the key and the value given."""
     text = (config_dir / "digestbot.toml").read_text(encoding="utf-8")
-    (config_dir / "digestbot.toml").write_text(text.replace("max_concurrency = 4", 'max_concurrency = "four"'), encoding="utf-8")
+    (config_dir / "digestbot.toml").write_text(
+        text.replace("max_concurrency = 4", 'max_concurrency = "four"'), encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"llm\.max_concurrency: .*'four'"):
         load_settings(config_dir, {})
 
@@ -59,7 +63,9 @@ def test_wrong_type_says_what_was_given(config_dir: Path) -> None:
 def test_bad_category_names_the_category(config_dir: Path) -> None:
     """A category missing its description is reported by its id."""
     _append(config_dir, '\n[[category]]\nid = "robots"\nname = "ロボット"\n', "categories.toml")
-    with pytest.raises(ConfigError, match=r"categories\.toml: category\[robots\]\.description: required key is missing"):
+    with pytest.raises(
+        ConfigError, match=r"categories\.toml: category\[robots\]\.description: required key is missing"
+    ):
         load_settings(config_dir, {})
 
 
@@ -73,8 +79,10 @@ def test_duplicate_category_id_is_rejected(config_dir: Path) -> None:
 def test_other_category_must_exist(config_dir: Path) -> None:
     """`pipeline.other_category` must name a configured category."""
     text = (config_dir / "digestbot.toml").read_text(encoding="utf-8")
-    (config_dir / "digestbot.toml").write_text(text.replace('other_category = "other"', 'other_category = "misc"'), encoding="utf-8")
-    with pytest.raises(ConfigError, match="pipeline.other_category: 'misc'"):
+    (config_dir / "digestbot.toml").write_text(
+        text.replace('other_category = "other"', 'other_category = "misc"'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"pipeline\.other_category: 'misc'"):
         load_settings(config_dir, {})
 
 
@@ -116,8 +124,10 @@ def test_environment_overrides_endpoints(config_dir: Path) -> None:
 def test_arxiv_etiquette_enforced_for_the_real_api(config_dir: Path) -> None:
     """Less than 3 s between arXiv requests is refused unless the API is a local server."""
     text = (config_dir / "digestbot.toml").read_text(encoding="utf-8")
-    (config_dir / "digestbot.toml").write_text(text.replace("delay_seconds = 3.0", "delay_seconds = 0.5"), encoding="utf-8")
-    with pytest.raises(ConfigError, match="at least 3.0"):
+    (config_dir / "digestbot.toml").write_text(
+        text.replace("delay_seconds = 3.0", "delay_seconds = 0.5"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"at least 3\.0"):
         load_settings(config_dir, {})
     local = load_settings(config_dir, {"DIGESTBOT_ARXIV_API_URL": "http://127.0.0.1:9/api/query"})
     assert 0.5 == local.app.sources.arxiv.delay_seconds
@@ -139,7 +149,9 @@ def test_store_url_normalization(url: str, expected: str) -> None:
 
 def test_redact_url_hides_password() -> None:
     """A database password never appears in printed URLs."""
-    assert "postgresql+psycopg://user:***@db:5432/x" == redact_url("postgresql+psycopg://user:s3cret@db:5432/x")
+    assert "postgresql+psycopg://user:***@db:5432/x" == redact_url(
+        "postgresql+psycopg://user:s3cret@db:5432/x"
+    )
 
 
 def test_config_check_redacts_secrets(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

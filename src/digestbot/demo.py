@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
@@ -50,10 +50,17 @@ def demo_settings(base: Settings, *, arxiv_url: str, feeds_url: str, data_dir: P
     """The user's categories and pipeline knobs; endpoints, store and model pointed at the demo."""
     app = base.app
     sources = SourcesConfig(
-        arxiv=app.sources.arxiv.model_copy(update={"enabled": True, "api_url": arxiv_url, "delay_seconds": 0.0}),
+        arxiv=app.sources.arxiv.model_copy(
+            update={"enabled": True, "api_url": arxiv_url, "delay_seconds": 0.0}
+        ),
         qiita=app.sources.qiita.model_copy(update={"enabled": False}),
         zenn=app.sources.zenn.model_copy(
-            update={"enabled": True, "base_url": feeds_url, "topics": (DEMO_ZENN_TOPIC,), "enrich_with_api": False}
+            update={
+                "enabled": True,
+                "base_url": feeds_url,
+                "topics": (DEMO_ZENN_TOPIC,),
+                "enrich_with_api": False,
+            }
         ),
     )
     updated = app.model_copy(
@@ -72,5 +79,3 @@ def demo_servers() -> Iterator[tuple[str, str]]:
     with FakeArxivServer(arxiv_entries()) as arxiv_server, FeedServer() as feeds:
         feeds.publish(f"/topics/{DEMO_ZENN_TOPIC}/feed", zenn_feed(), RSS)
         yield arxiv_server.url, feeds.base_url
-
-

@@ -28,7 +28,8 @@ def _md_escape(text: str) -> str:
 def to_markdown(digest: Digest) -> str:
     lines = [f"# {digest.title}", ""]
     counts = " / ".join(
-        f"{SOURCE_LABEL.get(name, name)} {count.fetched}件中{count.kept}件" + ("（取得失敗）" if count.failed else "")
+        f"{SOURCE_LABEL.get(name, name)} {count.fetched}件中{count.kept}件"
+        + ("（取得失敗）" if count.failed else "")
         for name, count in digest.sources.items()
     )
     mode = "　※オフラインモード（LLMなし・ヒューリスティック要約）" if digest.offline else ""

@@ -72,7 +72,9 @@ class Window:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("Window bounds must be timezone-aware")
         if self.start >= self.end:
-            raise ValueError(f"Window start {self.start:%Y-%m-%d %H:%M} is not before end {self.end:%Y-%m-%d %H:%M}")
+            raise ValueError(
+                f"Window start {self.start:%Y-%m-%d %H:%M} is not before end {self.end:%Y-%m-%d %H:%M}"
+            )
 
     @classmethod
     def since(cls, spec: str, *, now: datetime | None = None) -> Window:
@@ -81,7 +83,9 @@ class Window:
         if not match:
             raise ValueError(f"cannot read {spec!r} as a duration: use e.g. 7d, 36h or 2w")
         amount, unit = int(match.group(1)), match.group(2)
-        delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
+        delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[
+            unit
+        ]
         end = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(end - delta, end)
 

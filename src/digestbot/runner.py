@@ -56,7 +56,9 @@ class RunOutcome:
             "failed": status["failed"],
             "posted_entries": self.digest.entry_count,
             "failures": [
-                {"item_id": r["item_id"], "detail": r.get("detail", "")} for r in self.results if r.get("status") == "failed"
+                {"item_id": r["item_id"], "detail": r.get("detail", "")}
+                for r in self.results
+                if r.get("status") == "failed"
             ],
             "usage": {
                 "model": self.usage.model,
@@ -116,7 +118,9 @@ def default_out_dir(settings: Settings, window: Window) -> Path:
     return settings.data_dir / "digests" / f"{window.start:%Y}-{label}"
 
 
-def write_outputs(outcome: RunOutcome, out_dir: Path, *, blocks: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+def write_outputs(
+    outcome: RunOutcome, out_dir: Path, *, blocks: list[dict[str, Any]] | None = None
+) -> dict[str, Path]:
     from digestbot.digest_json import digest_to_dict
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +160,8 @@ def check_not_all_failed(results: Sequence[ItemResult]) -> None:
         first = next(r.get("detail", "") for r in results if r.get("status") == "failed")
         raise RunError(
             f"all {status['failed']} items failed in the agents, nothing was posted. First error: {first}. "
-            "Check the LLM settings ([llm] in config/digestbot.toml, the API key) or run without a model (offline mode)."
+            "Check the LLM settings ([llm] in config/digestbot.toml, the API key) "
+            "or run without a model (offline mode)."
         )
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,7 +57,9 @@ class ArxivConfig(_Model):
     @model_validator(mode="after")
     def _etiquette(self) -> ArxivConfig:
         if self.delay_seconds < 3.0 and not is_loopback_url(self.api_url):
-            raise ValueError("delay_seconds must be at least 3.0 for the real arXiv API (arXiv's terms of use)")
+            raise ValueError(
+                "delay_seconds must be at least 3.0 for the real arXiv API (arXiv's terms of use)"
+            )
         return self
 
 
@@ -120,8 +130,14 @@ class JudgeConfig(_Model):
 
 class PipelineConfig(_Model):
     summary_max_chars: Annotated[int, Field(ge=40, le=400)] = 120
-    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = 0.3  # kana/kanji share of letters; English terms are common
+    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = (
+        0.3  # kana/kanji share of letters; English terms are common
+    )
     total_cap: Positive = 40
+    # Cost ladder: only the best `cap × shortlist_factor` items of each category (by the classifier's
+    # relevance, then confidence, then popularity) are summarized and judged. 0 = summarize everything.
+    shortlist_factor: Annotated[float, Field(ge=0)] = 2.0
+    min_classifier_relevance: Score = 2  # below this the classifier's verdict alone drops the item
     other_category: str | None = "other"  # None (or "") = drop items that fit no category
     prefilter: PrefilterConfig = PrefilterConfig()
     judge: JudgeConfig = JudgeConfig()
@@ -146,7 +162,9 @@ class SlackConfig(_Model):
 
 
 class CronConfig(_Model):
-    day_of_week: str = "*"  # names (mon,tue…) or keywords; never crontab digits (APScheduler counts Monday as 0)
+    day_of_week: str = (
+        "*"  # names (mon,tue…) or keywords; never crontab digits (APScheduler counts Monday as 0)
+    )
     hour: str = "9"
     minute: str = "0"
 
@@ -327,7 +345,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (set DIGESTBOT_CONFIG_DIR to your config folder)") from None
+        raise ConfigError(
+            f"{path}: file not found (set DIGESTBOT_CONFIG_DIR to your config folder)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
@@ -397,7 +417,7 @@ def load_settings(
     if other and other not in {c.id for c in categories}:
         raise ConfigError(
             f"{folder / 'digestbot.toml'}: pipeline.other_category: {other!r} is not a category id in "
-            f"{folder / 'categories.toml'} (add it, or set other_category = \"\" to drop unmatched items)"
+            f'{folder / "categories.toml"} (add it, or set other_category = "" to drop unmatched items)'
         )
     values: dict[str, Any] = {k.lower(): v for k, v in env.items() if k.lower() in Secrets.model_fields}
     if env_file is not None:

@@ -1,1 +1,1 @@
-"""The three agents (classifier, summarizer, judge): prompt specs, the LLM-backed and offline implementations."""
+"""The three agents (classifier, summarizer, judge): prompt specs, LLM-backed and offline versions."""

@@ -39,7 +39,9 @@ def item_hash(item: Item) -> str:
 
 
 def categories_hash(categories: Sequence[Category]) -> str:
-    return digest_of(json.dumps([c.model_dump(mode="json") for c in categories], sort_keys=True, ensure_ascii=False))
+    return digest_of(
+        json.dumps([c.model_dump(mode="json") for c in categories], sort_keys=True, ensure_ascii=False)
+    )
 
 
 class CachedAgents:

@@ -203,6 +203,7 @@ class CategoryModel:
             primary=self.categories[best].id,
             secondary=secondary,
             confidence=confidence,
+            relevance=2 + round(3 * strength),  # 2..5 by how strongly the category's terms matched
             reason=reason,
         )
 
@@ -215,6 +216,7 @@ class CategoryModel:
             item_id=item.id,
             primary=self.other or "",  # "" = fits no category; the caller drops it
             confidence=PARAMS["no_fit_confidence"] if self.other else 0.0,
+            relevance=1,
             reason=reason,
         )
 

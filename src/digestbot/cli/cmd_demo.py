@@ -17,9 +17,9 @@ from digestbot.runner import RunError, run_digest
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        out: Annotated[Path, typer.Option("--out", help="Folder for the demo's store and digest files.")] = Path(
-            "demo-out"
-        ),
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder for the demo's store and digest files.")
+        ] = Path("demo-out"),
     ) -> None:
         """Run everything offline on sample data (no network, no keys) and print the digest."""
         from digestbot.demo import DEMO_WINDOW, demo_servers, demo_settings
@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
         base = settings_or_exit()
         err = Console(stderr=True)
         err.print(
-            "demo: serving bundled sample data (18 real arXiv LLM papers, a recorded Zenn feed) on 127.0.0.1; "
+            "demo: serving bundled sample data (18 real arXiv LLM papers, a recorded Zenn feed) "
+            "on 127.0.0.1; "
             "agents in offline mode",
             highlight=False,
         )

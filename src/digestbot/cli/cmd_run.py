@@ -21,15 +21,23 @@ from digestbot.store import StoreError
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files and blocks.json; post nothing.")] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Write the files and blocks.json; post nothing.")
+        ] = False,
         since: Annotated[str | None, typer.Option("--since", help="How far back: 7d, 36h, 2w.")] = None,
         first: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
         last: Annotated[str | None, typer.Option("--to", help="Last day, inclusive.")] = None,
         category: Annotated[str | None, typer.Option("--category", help="Only this category id.")] = None,
         source: Annotated[str | None, typer.Option("--source", help="Comma-separated sources.")] = None,
-        no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Use only what is already stored.")] = False,
-        out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: data/digests/…).")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Update a digest already posted for this period.")] = False,
+        no_fetch: Annotated[
+            bool, typer.Option("--no-fetch", help="Use only what is already stored.")
+        ] = False,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Output folder (default: data/digests/…).")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Update a digest already posted for this period.")
+        ] = False,
     ) -> None:
         """Make this week's digest: fetch, classify, summarize, judge, compose, post."""
         settings = settings_or_exit()
@@ -63,6 +71,8 @@ def register(app: typer.Typer) -> None:
         print_outcome(outcome)
         if outcome.ingest is not None and outcome.ingest.failed:
             names_failed = ", ".join(r.source.value for r in outcome.ingest.failed)
-            typer.secho(f"warning: fetch failed for {names_failed}; the digest says so.", fg="yellow", err=True)
+            typer.secho(
+                f"warning: fetch failed for {names_failed}; the digest says so.", fg="yellow", err=True
+            )
         if outcome.delivery is not None:
             typer.echo(str(outcome.delivery))

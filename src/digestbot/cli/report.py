@@ -12,7 +12,9 @@ from digestbot.runner import RunOutcome
 
 def usage_table(outcome: RunOutcome) -> Table:
     usage = outcome.usage
-    title = "LLM使用量 usage" + (" — offline mode (no LLM calls)" if outcome.digest.offline else f" — {usage.model}")
+    title = "LLM使用量 usage" + (
+        " — offline mode (no LLM calls)" if outcome.digest.offline else f" — {usage.model}"
+    )
     table = Table(title=title)
     for column in ("agent", "calls", "cached", "input tok", "output tok", "repairs", "failures", "cost USD"):
         table.add_column(column, justify="left" if column == "agent" else "right")

@@ -1,7 +1,7 @@
 """The digest pipeline as a LangGraph `StateGraph`. This module only wires; nodes live in `graph/nodes/`.
 
-    START → prefilter → classify ─Send per item─▶ item: summarize ⇄ judge ─▶ compose → END
-                               └──(no candidates)────────────────────────▶ compose
+START → prefilter → classify ─Send per item─▶ item: summarize ⇄ judge ─▶ compose → END
+                           └──(no candidates)────────────────────────▶ compose
 """
 
 from __future__ import annotations

@@ -25,4 +25,6 @@ class RunContext:
     # What ingestion learned before the graph ran: shown in the digest header and notes.
     fetched: Mapping[str, SourceCount] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    only_category: str | None = None  # `--category ID` / `/digest rag`: classify everything, keep one category
+    only_category: str | None = (
+        None  # `--category ID` / `/digest rag`: classify everything, keep one category
+    )

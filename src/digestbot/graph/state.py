@@ -21,6 +21,7 @@ class Classification(_Out):
     primary: str = Field(description="one category id from the list")
     secondary: list[str] = Field(default_factory=list, description="at most two more category ids")
     confidence: float = Field(default=0.5, description="0.0-1.0")
+    relevance: int = Field(default=3, description="1-5: how much the team will care, from title and abstract")
     reason: str = Field(default="", description="one short line")
 
 

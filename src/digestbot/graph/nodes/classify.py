@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from langgraph.runtime import Runtime
 from digestbot.agents.base import AgentError
 from digestbot.domain import Item
 from digestbot.graph.context import RunContext
+from digestbot.graph.nodes.judge import clamp
 from digestbot.graph.state import Classification, ItemResult, RunState
 from digestbot.settings import Category
 
@@ -18,7 +20,7 @@ from digestbot.settings import Category
 def clean_classification(
     raw: Classification, categories: Sequence[Category], other: str | None
 ) -> Classification | None:
-    """Keep only configured ids: unknown primary -> `other` (or None = off-topic), ≤ 2 distinct secondaries."""
+    """Keep configured ids only: unknown primary -> `other` (None = off-topic); ≤ 2 secondaries."""
     known = {c.id for c in categories}
     primary = raw.primary.strip().lower()
     if primary not in known:
@@ -36,8 +38,59 @@ def clean_classification(
         primary=primary,
         secondary=secondary[:2],
         confidence=confidence,
+        relevance=clamp(raw.relevance),
         reason=raw.reason.strip()[:200],
     )
+
+
+def shortlist(
+    classified: dict[str, Classification],
+    items: Sequence[Item],
+    categories: Sequence[Category],
+    factor: float,
+    min_relevance: int,
+) -> tuple[dict[str, Classification], list[ItemResult]]:
+    """Keep the best `cap × factor` items per category for the (costly) summarizer and judge.
+
+    Ranked by the classifier's relevance, then confidence, then popularity; ties by id, so the
+    choice is deterministic. What is cut is reported, never silently lost.
+    """
+    by_id = {item.id: item for item in items}
+    dropped: list[ItemResult] = []
+    groups: dict[str, list[str]] = {}
+    for item_id, cls in classified.items():
+        if cls.relevance < min_relevance:
+            dropped.append(_dropped(item_id, f"classifier: relevance {cls.relevance} < {min_relevance}"))
+        else:
+            groups.setdefault(cls.primary, []).append(item_id)
+    caps = {c.id: c.cap for c in categories}
+    kept: dict[str, Classification] = {}
+    for category, ids in groups.items():
+        ids.sort(
+            key=lambda i: (
+                -classified[i].relevance,
+                -classified[i].confidence,
+                -by_id[i].popularity.score(),
+                i,
+            )
+        )
+        limit = len(ids) if factor <= 0 else max(1, math.ceil(caps.get(category, 1) * factor))
+        for rank, item_id in enumerate(ids):
+            if rank < limit:
+                kept[item_id] = classified[item_id]
+            else:
+                dropped.append(
+                    _dropped(item_id, f"not shortlisted: {category} keeps its best {limit} for summaries")
+                )
+    return kept, dropped
+
+
+def _order(cls: Classification, item: Item) -> tuple[int, float, int, str]:
+    return (-cls.relevance, -cls.confidence, -item.popularity.score(), item.id)
+
+
+def _dropped(item_id: str, detail: str) -> ItemResult:
+    return {"item_id": item_id, "status": "dropped", "detail": detail}
 
 
 def _failed(item: Item, detail: str) -> ItemResult:
@@ -77,5 +130,9 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
                 results.append(_off_topic(item, answer.primary))
             elif ctx.only_category in (None, cleaned.primary):
                 classified[item.id] = cleaned
+    pipeline = ctx.settings.app.pipeline
+    classified, cut = shortlist(
+        classified, items, ctx.categories, pipeline.shortlist_factor, pipeline.min_classifier_relevance
+    )
     ctx.on_progress("classified", len(classified))
-    return {"classified": classified, "results": results}
+    return {"classified": classified, "results": results + cut}

@@ -17,7 +17,7 @@ from digestbot.settings import Category
 
 
 def rank(scores: Scores, item: Item, confidence: float) -> float:
-    """Judge's relevance and significance first; faithfulness, language, confidence and popularity break ties."""
+    """Judge's relevance and significance first; the rest (faithfulness, language, popularity) break ties."""
     popularity = math.log1p(item.popularity.score()) / 10
     return (
         0.4 * scores.relevance
@@ -100,7 +100,9 @@ def compose_digest(
     now: datetime | None = None,
 ) -> Digest:
     by_id = {item.id: item for item in items}
-    kept = [_entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id]
+    kept = [
+        _entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id
+    ]
     sections = build_sections(kept, ctx.categories, ctx.settings.app.pipeline.total_cap)
     general = ctx.settings.app.general
     return Digest(
@@ -115,5 +117,7 @@ def compose_digest(
 
 
 async def compose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    digest = compose_digest(state["window"], state.get("items", []), state.get("results", []), runtime.context)
+    digest = compose_digest(
+        state["window"], state.get("items", []), state.get("results", []), runtime.context
+    )
     return {"digest": digest}

@@ -49,7 +49,9 @@ def decide(scores: Scores, config: JudgeConfig, revisions: int) -> tuple[str, st
     return "drop", "; ".join(blurb_faults) + f" after {revisions} revision(s)"
 
 
-def _result(state: ItemState, status: str, detail: str, scores: Scores | None, verdict: Verdict | None) -> ItemResult:
+def _result(
+    state: ItemState, status: str, detail: str, scores: Scores | None, verdict: Verdict | None
+) -> ItemResult:
     cls = state["classification"]
     result: ItemResult = {
         "item_id": state["item"].id,
@@ -87,7 +89,11 @@ async def judge(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any
     action, why = decide(scores, ctx.settings.app.pipeline.judge, revisions)
     if action == "revise":
         feedback = verdict.feedback.strip() or why
-        return {"outcome": "revise", "revisions": revisions + 1, "feedback": f"{feedback}（前回の要約: {blurb}）"}
+        return {
+            "outcome": "revise",
+            "revisions": revisions + 1,
+            "feedback": f"{feedback}（前回の要約: {blurb}）",
+        }
     ctx.on_progress("judge", 1)
     status = "kept" if action == "keep" else "dropped"
     return {"outcome": "done", "results": [_result(state, status, why, scores, verdict)]}
