@@ -177,3 +177,12 @@ def test_config_check_reports_errors_in_one_line(config_dir: Path, monkeypatch: 
     monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(config_dir))
     result = CliRunner().invoke(app, ["config", "check"])
     assert 2 == result.exit_code
+
+
+def test_empty_secret_counts_as_unset(config_dir: Path) -> None:
+    """An empty `OPENAI_API_KEY=` line (as in .env.example) is not a key."""
+    settings = load_settings(config_dir, {"OPENAI_API_KEY": "", "SLACK_BOT_TOKEN": "xoxb-1"})
+    assert ("unset", "set (redacted)") == (
+        settings.secrets.redacted()["openai_api_key"],
+        settings.secrets.redacted()["slack_bot_token"],
+    )

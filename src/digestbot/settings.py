@@ -245,6 +245,11 @@ class Secrets(BaseSettings):
     digestbot_llm_api_key: SecretStr | None = None
     qiita_token: SecretStr | None = None
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     def redacted(self) -> dict[str, str]:
         return {name: ("set (redacted)" if value else "unset") for name, value in self}
 
