@@ -167,6 +167,7 @@ class CronConfig(_Model):
     )
     hour: str = "9"
     minute: str = "0"
+    second: str = "0"  # rarely needed; lets a test or a demo schedule a run a few seconds ahead
 
 
 class ScheduleConfig(_Model):
