@@ -306,6 +306,32 @@ def test_error_feed_with_http_200_is_still_an_error(server: FakeArxivServer, sle
     assert expected == str(err.value)
 
 
+def test_truncated_feed_is_retried_not_read_as_zero_papers(
+    server: FakeArxivServer, slept: list[float]
+) -> None:
+    """A 200 answer cut off mid-feed is a failed request: retried, then the whole fetch succeeds."""
+    whole = (FIXTURES / "api2026_search-all-testing_start0_max10.xml").read_bytes()
+    server.script(Reply(200, {}, whole[: len(whole) // 2]))
+    items, log = fetch_all(make_source(server.url, slept, page_size=100))
+    expected = (25, [1.0], [])
+    assert expected == (len(items), slept, log.warnings)
+
+
+def test_html_page_with_200_fails_the_source_instead_of_an_empty_week(
+    server: FakeArxivServer, slept: list[float]
+) -> None:
+    """A maintenance page served with 200 is never mistaken for "no papers": the source fails, saying so."""
+    page = b"<html><body><h1>arXiv is down for maintenance</h1></body></html>"
+    server.script(*[Reply(200, {}, page)] * 2)
+    with pytest.raises(SourceError) as err:
+        fetch_all(make_source(server.url, slept, max_retries=1))
+    expected = (
+        "arXiv API sent a malformed response (64 bytes of application/atom+xml; charset=utf-8, "
+        "no arXiv feed) 2 times in a row; try again later"
+    )
+    assert expected == str(err.value)
+
+
 def test_empty_weekend_window_warns_about_the_schedule(server: FakeArxivServer, slept: list[float]) -> None:
     """Fri 19:00 to Sat 19:00 US Eastern holds no announcement: the warning says so."""
     window = Window(datetime(2026, 1, 17, tzinfo=UTC), datetime(2026, 1, 18, tzinfo=UTC))

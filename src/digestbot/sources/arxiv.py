@@ -119,6 +119,10 @@ class _ApiRejected(Exception):
     """The API answered with an error feed; `args[0]` is its message."""
 
 
+class _Malformed(Exception):
+    """A 200 answer that is not a whole arXiv feed (cut off, an HTML page); `args[0]` says what it was."""
+
+
 class _WireSession(requests.Session):
     """The session the arxiv client sends through: adds a timeout, counts requests, reads error feeds."""
 
@@ -144,7 +148,11 @@ class _WireSession(requests.Session):
         body = response.content
         if _ERROR_MARK in body:  # HTTP 400 usually, but arXiv has sent error feeds with 200 too
             raise _ApiRejected(_error_summary(body))
-        if response.status_code == 200 and (total := _TOTAL.search(body[:4096])):
+        if response.status_code == 200:
+            total = _TOTAL.search(body[:4096])
+            if total is None or not body.rstrip().endswith(b"</feed>"):  # else read as "0 papers"
+                kind = response.headers.get("Content-Type", "no content type")
+                raise _Malformed(f"{len(body)} bytes of {kind}, {'cut off' if total else 'no arXiv feed'}")
             self.total_results = max(self.total_results, int(total.group(1)))
         return response
 
@@ -204,6 +212,8 @@ class ArxivSource:
                     failures = 0
             except _ApiRejected as exc:
                 raise SourceError(f"arXiv API rejected the query: {exc.args[0]}") from None
+            except _Malformed as exc:
+                failure = _Failure(f"sent a malformed response ({exc.args[0]})", "try again later")
             except arxiv.UnexpectedEmptyPageError:
                 failure = self._empty_page(yielded)
             except (arxiv.HTTPError, requests.RequestException) as exc:
