@@ -18,7 +18,7 @@ from digestbot.digest_json import (
 )
 from digestbot.domain import Digest
 from digestbot.settings import Settings, load_settings
-from digestbot.testing.sample_digest import large_digest, representative_digest
+from digestbot.testing.sample_digest import large_digest, representative_digest, trends_digest
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -27,7 +27,7 @@ def settings_in(tmp_path: Path) -> Settings:
     return load_settings(CONFIG, {"DIGESTBOT_DATA_DIR": str(tmp_path / "data")}, env_file=tmp_path / "no.env")
 
 
-@pytest.mark.parametrize("digest", [representative_digest(), large_digest(2, 3)])
+@pytest.mark.parametrize("digest", [representative_digest(), large_digest(2, 3), trends_digest()])
 def test_round_trip_through_json_text_is_exact(digest: Digest) -> None:
     """to_dict -> JSON text -> from_dict gives an equal Digest."""
     text = json.dumps(digest_to_dict(digest), ensure_ascii=False)
@@ -83,3 +83,17 @@ def test_load_latest_without_a_saved_digest_says_what_to_run(tmp_path: Path) -> 
     """No file yet: the error names `digestbot run`."""
     with pytest.raises(DigestFileError, match="run `digestbot run`"):
         load_latest(settings_in(tmp_path))
+
+
+def test_trends_are_written_only_when_present() -> None:
+    """A digest without trends keeps the old JSON shape; one with trends carries the section."""
+    assert "trends" not in digest_to_dict(representative_digest())
+    trends = digest_to_dict(trends_digest())["trends"]
+    expected = {
+        "category": "rag",
+        "name": "RAG/ロングコンテキスト",
+        "emoji": "🔎",
+        "count": 5,
+        "baseline": 2.5,
+    }
+    assert (4, expected) == (trends["weeks_compared"], trends["categories"][0])

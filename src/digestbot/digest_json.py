@@ -5,7 +5,11 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
     {"schema", "title", "window": {"start", "end"}, "generated_at", "offline", "notes": [...],
      "sources": {"arxiv": {"fetched", "kept", "failed"}, ...},
      "sections": [{"category", "name", "emoji", "total", "entries": [ENTRY, ...]}, ...],
+     "trends": TRENDS,                    # only when the digest has a trends section
      "stats": {...}}                      # free-form run statistics (costs, timings); may be {}
+
+    TRENDS = {"weeks_compared", "categories": [{"category", "name", "emoji", "count", "baseline"}, ...],
+              "rising": [{"term", "count", "baseline"}, ...], "insight", "cited": [item id, ...]}
 
     ENTRY = {"id", "url", "title", "source", "category", "secondary": [...], "blurb",
              "scores": {"relevance", "significance", "faithfulness", "japanese"}, "rationale", "rank",
@@ -27,14 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from digestbot.domain import (
+    CategoryTrend,
     Digest,
     DigestEntry,
     DigestSection,
     Item,
     Popularity,
+    RisingTerm,
     Scores,
     SourceCount,
     SourceName,
+    Trends,
     Window,
 )
 from digestbot.settings import Settings
@@ -84,9 +91,33 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
     }
 
 
+def trends_to_dict(trends: Trends) -> dict[str, Any]:
+    return {
+        "weeks_compared": trends.weeks_compared,
+        "categories": [
+            {"category": c.category, "name": c.name, "emoji": c.emoji, "count": c.count}
+            | {"baseline": c.baseline}
+            for c in trends.categories
+        ],
+        "rising": [{"term": t.term, "count": t.count, "baseline": t.baseline} for t in trends.rising],
+        "insight": trends.insight,
+        "cited": list(trends.cited),
+    }
+
+
+def trends_from_dict(data: Mapping[str, Any]) -> Trends:
+    return Trends(
+        weeks_compared=int(data["weeks_compared"]),
+        categories=tuple(CategoryTrend(**c) for c in data["categories"]),
+        rising=tuple(RisingTerm(**t) for t in data["rising"]),
+        insight=data["insight"],
+        cited=tuple(data["cited"]),
+    )
+
+
 def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON-ready form of a digest (plus optional run statistics)."""
-    return {
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "title": digest.title,
         "window": {"start": digest.window.start.isoformat(), "end": digest.window.end.isoformat()},
@@ -109,6 +140,9 @@ def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) ->
         ],
         "stats": dict(stats or {}),
     }
+    if digest.trends is not None:
+        data["trends"] = trends_to_dict(digest.trends)
+    return data
 
 
 def _item(data: Mapping[str, Any]) -> Item:
@@ -166,6 +200,7 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
             offline=bool(data["offline"]),
             generated_at=datetime.fromisoformat(data["generated_at"]),
             notes=tuple(data["notes"]),
+            trends=trends_from_dict(data["trends"]) if data.get("trends") is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DigestFileError(f"saved digest is malformed ({type(exc).__name__}: {exc})") from None

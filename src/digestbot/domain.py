@@ -153,6 +153,41 @@ class SourceCount:
 
 
 @dataclass(frozen=True, slots=True)
+class CategoryTrend:
+    """One category's kept count this week against the mean of the previous weeks that have a digest."""
+
+    category: str
+    name: str
+    emoji: str
+    count: int
+    baseline: float | None  # None = no earlier week to compare with
+
+    @property
+    def change(self) -> float | None:
+        return None if self.baseline is None else self.count - self.baseline
+
+
+@dataclass(frozen=True, slots=True)
+class RisingTerm:
+    """A term in this week's titles and tags: items mentioning it now vs. per earlier week."""
+
+    term: str
+    count: int
+    baseline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """The digest's trends section. `insight` (LLM mode only) cites items as [1], [2]... = `cited`."""
+
+    weeks_compared: int  # earlier weeks that had a digest (0 = nothing to compare with yet)
+    categories: tuple[CategoryTrend, ...]
+    rising: tuple[RisingTerm, ...] = ()
+    insight: str = ""
+    cited: tuple[str, ...] = ()  # item ids, in the order of the insight's [n] markers
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """What compose produces and what the publishers render."""
 
@@ -163,6 +198,7 @@ class Digest:
     offline: bool
     generated_at: datetime
     notes: tuple[str, ...] = ()  # e.g. "Qiita: fetch failed (timeout)"; shown in the digest
+    trends: Trends | None = None
 
     @property
     def entry_count(self) -> int:

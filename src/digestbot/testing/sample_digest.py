@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from digestbot.domain import (
+    CategoryTrend,
     Digest,
     DigestEntry,
     DigestSection,
     Item,
     Popularity,
+    RisingTerm,
     Scores,
     SourceCount,
     SourceName,
+    Trends,
     Window,
 )
 
@@ -159,3 +163,22 @@ def large_digest(categories: int = 6, per_category: int = 12, blurb_chars: int =
         offline=False,
         generated_at=GENERATED_AT,
     )
+
+
+SAMPLE_TRENDS = Trends(
+    weeks_compared=4,
+    categories=(
+        CategoryTrend("rag", "RAG/ロングコンテキスト", "🔎", 5, 2.5),
+        CategoryTrend("efficiency", "計算量削減", "⚡", 2, 3.0),
+        CategoryTrend("training", "訓練系", "🏋️", 1, 1.0),
+    ),
+    rising=(RisingTerm("RAG", 2, 0.25), RisingTerm("KVキャッシュ", 2, 0.0)),
+    insight="今週はRAGの採用が前4週平均の2倍で、100万トークン級の検索と推論を扱う研究[1]や"
+    "社内検索の事例[2]が目立った。推論の効率化ではKVキャッシュの2bit量子化[3]が報告された。",
+    cited=("arxiv:2611.01234", "qiita:0123456789abcdef0123", "arxiv:2611.04321"),
+)
+
+
+def trends_digest() -> Digest:
+    """The representative digest with a trends section (counts, rising terms and a cited 考察)."""
+    return replace(representative_digest(), trends=SAMPLE_TRENDS)
