@@ -246,6 +246,21 @@ def test_malformed_but_usable_feed_keeps_entries_and_warns(
     assert parsed.warning.startswith(f"{where(server, FEED)}: feed is malformed but usable, kept ")
 
 
+def test_malformed_feed_is_fetched_whole_next_time(
+    server: FeedServer, make_fetcher: Callable[..., HttpFetcher]
+) -> None:
+    """A cut-off feed's validators are not kept: the next conditional GET gets every entry, not a 304."""
+    server.fail(FEED, Fault(cut=0.7))
+    fetcher = make_fetcher(MemoryValidatorCache())
+    fetcher.parse_feed(server.base_url + FEED)
+    again = fetcher.parse_feed(server.base_url + FEED)
+    expected = (5, None)
+    assert expected == (
+        len(again.entries) if again else 0,
+        server.requests_to(FEED)[1].headers.get("if-none-match"),
+    )
+
+
 def test_html_content_type_on_a_good_feed_is_only_a_warning(
     server: FeedServer, make_fetcher: Callable[..., HttpFetcher]
 ) -> None:

@@ -224,7 +224,7 @@ class HttpFetcher:
             warning = (
                 f"{where}: feed is malformed but usable, kept {len(entries)} entries ({_bozo_reason(parsed)})"
             )
-        if conditional:
+        if conditional and warning is None:  # a cut-off feed's validators would hide its lost entries
             self._remember(key, response)
         return ParsedFeed(url, parsed.feed, entries, response.content, warning)
 
