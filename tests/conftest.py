@@ -61,6 +61,7 @@ def build_item(
     url: str | None = None,
     published: datetime = datetime(2025, 11, 17, 9, 0, tzinfo=UTC),
     updated: datetime | None = None,
+    text: str | None = None,
     **fields: Any,
 ) -> Item:
     """A valid Item with sensible defaults derived from its id."""
@@ -76,7 +77,7 @@ def build_item(
         source=source,
         url=url or default_url,
         title=title or f"Title of {item_id}",
-        text=f"Text of {item_id}",
+        text=f"Text of {item_id}" if text is None else text,
         published=published,
         updated=updated or published,
         **fields,

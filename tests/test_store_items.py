@@ -183,6 +183,16 @@ def test_unknown_counts_in_newer_data_keep_known_ones(store, make_item):
     assert Popularity(likes=7, stocks=2, comments=1) == stored.popularity
 
 
+def test_sighting_without_text_keeps_the_stored_text(store, make_item):
+    """A listing that carries no body (Zenn's JSON API) never erases the text a feed gave earlier."""
+    store.upsert([make_item("zenn:some-slug", text="記事の冒頭の説明文。")])
+
+    store.upsert([make_item("zenn:some-slug", text="", popularity=Popularity(likes=3))])
+
+    stored = store.get("zenn:some-slug")
+    assert ("記事の冒頭の説明文。", 3) == (stored.text, stored.popularity.likes)
+
+
 def test_repeats_inside_one_batch_are_duplicates(store, make_item):
     """The same id twice in one upsert makes one row; every item is counted exactly once."""
     counts = store.upsert([make_item("zenn:a"), make_item("zenn:a"), make_item("zenn:b")])

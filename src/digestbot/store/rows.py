@@ -62,6 +62,8 @@ def merge(stored: Item, incoming: Item) -> Item:
     The newer revision's metadata wins (an older arXiv version never overwrites a newer one; on a
     tie the incoming data wins, since it was fetched later). Popularity takes the newer side's known
     counts and keeps the other side's where the newer one does not know them. Tags are merged.
+    A side that carries no text (e.g. a Zenn article seen only in the JSON listing, which has no
+    body) never erases the text the other side has.
     """
     newer, older = (stored, incoming) if compare(incoming, stored) < 0 else (incoming, stored)
     popularity = Popularity(
@@ -74,6 +76,7 @@ def merge(stored: Item, incoming: Item) -> Item:
     )
     return dataclasses.replace(
         newer,
+        text=newer.text or older.text,
         popularity=popularity,
         tags=merge_tags(newer.tags, older.tags),
         mentioned_arxiv_ids=_union(newer.mentioned_arxiv_ids, older.mentioned_arxiv_ids),

@@ -1,0 +1,130 @@
+"""`digestbot run --dry-run` end to end: local arXiv/Qiita/Zenn servers, the real ChatOpenAI against a
+local OpenAI-compatible server, digest files out; a second run makes zero LLM calls."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digestbot.cli import app
+from digestbot.sources.text import japanese_ratio
+from digestbot.testing.arxiv_server import FakeArxivServer, synthetic_entries
+from digestbot.testing.feed_builders import synthetic_qiita_items, synthetic_zenn_articles
+from digestbot.testing.feed_server import FeedServer
+from digestbot.testing.openai_server import OpenAIServer, by_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = datetime(2026, 11, 15, 15, tzinfo=UTC), datetime(2026, 11, 22, 15, tzinfo=UTC)
+BLURBS = [
+    "検索拡張生成の新手法を提案。再現率が12%向上。",
+    "推論を高速化する手法を提案。",
+    "新しい評価ベンチマークを構築。",
+]
+
+
+def _user_text(request: dict[str, Any]) -> str:
+    return str(request["messages"][-1]["content"])
+
+
+def _classify(request: dict[str, Any]) -> dict[str, Any]:
+    ids = re.findall(r'<item id="([^"]+)">', _user_text(request))
+    cats = ["rag", "efficiency", "agents", "eval"]
+    return {
+        "results": [
+            {
+                "item_id": i,
+                "primary": cats[n % 4],
+                "secondary": [],
+                "confidence": 0.8,
+                "relevance": 4,
+                "reason": "主題",
+            }
+            for n, i in enumerate(ids)
+        ]
+    }
+
+
+def _summarize(request: dict[str, Any]) -> dict[str, Any]:
+    return {"blurb": BLURBS[len(_user_text(request)) % len(BLURBS)]}
+
+
+def _judge(_: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "relevance": 4,
+        "significance": 4,
+        "faithfulness": 5,
+        "japanese": 5,
+        "rationale": "妥当",
+        "feedback": "",
+    }
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FakeArxivServer, FeedServer, OpenAIServer]]:
+    entries = synthetic_entries(40, seed=3, start=START, end=END)
+    responder = by_schema({"ClassificationBatch": _classify, "Blurb": _summarize, "Verdict": _judge})
+    with FakeArxivServer(entries) as arxiv, FeedServer() as feeds, OpenAIServer(responder) as llm:
+        feeds.publish_qiita(synthetic_qiita_items(12, seed=1, end=END), tags=["llm"])
+        feeds.publish_zenn(synthetic_zenn_articles(8, seed=2, end=END), topics=["llm"])
+        yield arxiv, feeds, llm
+
+
+def _env(tmp_path: Path, arxiv: FakeArxivServer, feeds: FeedServer, llm: OpenAIServer) -> dict[str, str]:
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    text = (config / "digestbot.toml").read_text(encoding="utf-8")
+    text = text.replace("delay_seconds = 3.0", "delay_seconds = 0.0")
+    text = text.replace("requests_per_second = 2.0", "requests_per_second = 200.0")
+    text = re.sub(r"tags = \[[^\]]*\]", 'tags = ["llm"]', text, count=1)
+    text = re.sub(r"topics = \[[^\]]*\]", 'topics = ["llm"]', text, count=1)
+    (config / "digestbot.toml").write_text(text, encoding="utf-8")
+    return {
+        "DIGESTBOT_CONFIG_DIR": str(config),
+        "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+        "DIGESTBOT_ARXIV_API_URL": arxiv.url,
+        "DIGESTBOT_QIITA_BASE_URL": feeds.base_url,
+        "DIGESTBOT_ZENN_BASE_URL": feeds.base_url,
+        "DIGESTBOT_LLM_MODEL": "openai:gpt-4o-mini",
+        "DIGESTBOT_LLM_BASE_URL": llm.base_url,
+        "DIGESTBOT_LLM_API_KEY": "sk-test-local",
+    }
+
+
+def test_dry_run_with_local_llm_then_cached_rerun(
+    servers: tuple[FakeArxivServer, FeedServer, OpenAIServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every digest item has a configured category, a Japanese blurb within the limit and judge scores;
+    re-running the window sends no request to the LLM."""
+    arxiv, feeds, llm = servers
+    for name, value in _env(tmp_path, arxiv, feeds, llm).items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "out"
+    args = ["run", "--dry-run", "--from", "2026-11-16", "--to", "2026-11-22", "--out", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert 0 == first.exit_code, first.output
+    calls_after_first = len(llm.requests)
+    data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
+    entries = [e for s in data["sections"] for e in s["entries"]]
+    configured = {
+        line.split('"')[1]
+        for line in (ROOT / "config/categories.toml").read_text().splitlines()
+        if line.startswith("id = ")
+    }
+    assert entries
+    assert all(e["category"] in configured for e in entries)
+    assert all(len(e["blurb"]) <= 120 and japanese_ratio(e["blurb"]) >= 0.5 for e in entries)
+    assert all(set(e["scores"]) >= {"relevance", "significance", "faithfulness", "japanese"} for e in entries)
+    assert (out / "blocks.json").exists()
+    assert calls_after_first > 0
+
+    second = CliRunner().invoke(app, args)
+    assert 0 == second.exit_code, second.output
+    assert calls_after_first == len(llm.requests)
