@@ -13,19 +13,28 @@ from hypothesis import strategies as st
 
 from digestbot.domain import Digest, DigestSection, Popularity, SourceCount, SourceName
 from digestbot.slack.render import SlackMessage, block_chars, render_digest
-from digestbot.testing.sample_digest import WINDOW, large_digest, make_entry, make_item, representative_digest
+from digestbot.testing.sample_digest import (
+    WINDOW,
+    large_digest,
+    make_entry,
+    make_item,
+    representative_digest,
+    trends_digest,
+)
 from digestbot.testing.slack_validation import validate_message
 
 GOLDEN = Path(__file__).parent / "golden" / "slack_blocks_representative.json"
+GOLDEN_TRENDS = Path(__file__).parent / "golden" / "slack_blocks_trends.json"
 
 
 def texts(message: SlackMessage) -> list[str]:
-    """Every text string in a message's blocks."""
+    """Every text string in a message's blocks (a button's label included)."""
     found: list[str] = []
     for block in message["blocks"]:
         for obj in [block.get("text"), *block.get("elements", [])]:
             if isinstance(obj, dict):
-                found.append(obj["text"])
+                value = obj["text"]
+                found.append(value["text"] if isinstance(value, dict) else value)
     return found
 
 
@@ -53,6 +62,48 @@ def test_representative_digest_matches_the_golden_blocks() -> None:
         GOLDEN.write_text(json.dumps(actual, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert expected == actual
+
+
+def test_trends_digest_matches_the_golden_blocks() -> None:
+    """The trends section's layout is exactly the reviewed one (UPDATE_GOLDEN=1 rewrites it)."""
+    actual = render_digest(trends_digest())
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN_TRENDS.write_text(json.dumps(actual, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    expected = json.loads(GOLDEN_TRENDS.read_text(encoding="utf-8"))
+    assert expected == actual
+
+
+def test_trends_come_right_after_the_summary_before_the_categories() -> None:
+    """Header, summary context, notes, divider, then the trends heading."""
+    blocks = render_digest(trends_digest())[0]["blocks"]
+    assert blocks[4]["text"]["text"].startswith("*📈 今週の傾向*（前4週との比較）\n")
+
+
+def test_each_item_has_vote_buttons_naming_the_item_and_category() -> None:
+    """An actions block follows each item: 👍 and 👎 whose value carries the item id and category."""
+    blocks = render_digest(representative_digest())[0]["blocks"]
+    actions = [b for b in blocks if b["type"] == "actions"]
+    first = actions[0]["elements"]
+    expected = [("digest_vote_up", "👍"), ("digest_vote_down", "👎")]
+    assert expected == [(e["action_id"], e["text"]["text"]) for e in first]
+    assert {"item": "arxiv:2611.01234", "category": "rag"} == json.loads(first[0]["value"])
+    assert 5 == len(actions)
+
+
+def test_vote_buttons_can_be_turned_off() -> None:
+    """`votes=False` renders no actions blocks."""
+    blocks = render_digest(representative_digest(), votes=False)[0]["blocks"]
+    assert [] == [b for b in blocks if b["type"] == "actions"]
+
+
+def test_an_item_and_its_buttons_are_never_split_across_messages() -> None:
+    """In a split digest every actions block directly follows its item's section."""
+    for message in render_digest(large_digest(categories=2, per_category=30)):
+        blocks = message["blocks"]
+        for index, block in enumerate(blocks):
+            if block["type"] == "actions":
+                item_id = block["block_id"].removeprefix("vote:").removeprefix("arxiv:")
+                assert item_id in blocks[index - 1]["text"]["text"]
 
 
 def test_header_carries_title_and_period() -> None:

@@ -2,8 +2,9 @@
 
 Layout (Japanese UI): a header with the period, a context line with counts per source, the
 number the judge kept and "offline mode"; per category a bold heading and one section per item
-(linked title, source badge with date and popularity, the Japanese blurb); a footer saying how to
-ask for a digest on demand. A digest that does not fit one message continues in thread replies,
+(linked title, source badge with date and popularity, the Japanese blurb) followed by its 👍/👎
+buttons; for a weekly digest the trends section after the header (see `trends_blocks.py`); a footer
+saying how to ask for a digest on demand. A digest that does not fit one message continues in thread replies,
 split only between categories or items, each labelled (k/N).
 """
 
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from digestbot.domain import Digest, DigestEntry, DigestSection, Popularity
 from digestbot.slack.escape import clean_inline, clip, link, slack_len
+from digestbot.slack.trends_blocks import trends_blocks
 
 Block = dict[str, Any]
 
@@ -29,6 +31,8 @@ _LABEL_RESERVE = 400  # room kept in every message for the "(k/N)" label added a
 
 SOURCE_LABELS = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
 ONDEMAND_COMMAND = "/digest"
+VOTE_UP = "digest_vote_up"  # action_id of the 👍 button (Bolt listens for it: slack/feedback.py)
+VOTE_DOWN = "digest_vote_down"
 
 
 class SlackMessage(TypedDict):
@@ -85,6 +89,31 @@ def item_text(entry: DigestEntry, tz: str) -> str:
     budget = SECTION_LIMIT - slack_len(head) - slack_len(meta) - 2
     blurb = clip(entry.blurb, budget)
     return "\n".join(part for part in (head, meta, blurb) if part)
+
+
+def vote_value(entry: DigestEntry) -> str:
+    """The buttons' `value`: the item and the category it was shown under (JSON, < 2000 chars)."""
+    data = {"item": entry.item.id, "category": entry.category}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def vote_buttons(entry: DigestEntry) -> Block:
+    """An actions block with 👍 and 👎 for one item (block_id names the item; <= 255 chars)."""
+
+    def button(action_id: str, label: str) -> Block:
+        text = {"type": "plain_text", "text": label, "emoji": True}
+        return {"type": "button", "action_id": action_id, "text": text, "value": vote_value(entry)}
+
+    return {
+        "type": "actions",
+        "block_id": f"vote:{entry.item.id}"[:255],
+        "elements": [button(VOTE_UP, "👍"), button(VOTE_DOWN, "👎")],
+    }
+
+
+def item_blocks(entry: DigestEntry, tz: str, *, votes: bool) -> list[Block]:
+    blocks = [_section(item_text(entry, tz))]
+    return [*blocks, vote_buttons(entry)] if votes else blocks
 
 
 def _heading(section: DigestSection, *, continued: bool = False) -> Block:
@@ -148,27 +177,33 @@ class _Packer:
             self.parts.append([])
         self.parts[-1].extend(blocks)
 
-    def add_section(self, section: DigestSection, items: list[Block]) -> None:
-        whole = [_heading(section), *items]
+    def add_section(self, section: DigestSection, items: list[list[Block]]) -> None:
+        """`items`: each item's blocks (its section and buttons), which are never split apart."""
+        whole = [_heading(section), *(block for item in items for block in item)]
         if self.fits(whole) or self.fits(whole, fresh=True):
             self.add(whole)  # a category stays in one message whenever it fits one
             return
         placed = False
-        for block in items:  # too long for any message: split between items
-            group = [block] if placed else [_heading(section), block]
+        for blocks in items:  # too long for any message: split between items
+            group = blocks if placed else [_heading(section), *blocks]
             if not self.fits(group):
                 self.parts.append([])
-                group = [_heading(section, continued=placed), block]
+                group = [_heading(section, continued=placed), *blocks]
             self.parts[-1].extend(group)
             placed = True
 
 
-def render_digest(digest: Digest, *, tz: str = "Asia/Tokyo") -> list[SlackMessage]:
-    """The messages to post: the first one top-level, the others as thread replies (k/N)."""
+def render_digest(digest: Digest, *, tz: str = "Asia/Tokyo", votes: bool = True) -> list[SlackMessage]:
+    """The messages to post: the first one top-level, the others as thread replies (k/N).
+
+    `votes` adds the 👍/👎 buttons under each item (`[feedback] buttons` in the config).
+    """
     packer = _Packer(_intro(digest))
+    if digest.trends is not None:
+        packer.add(trends_blocks(digest.trends, digest))
     for section in digest.sections:
         if section.entries:
-            packer.add_section(section, [_section(item_text(e, tz)) for e in section.entries])
+            packer.add_section(section, [item_blocks(e, tz, votes=votes) for e in section.entries])
     if digest.entry_count == 0:
         packer.add([_section("今回は条件に合う新着記事がありませんでした。")])
     packer.add(_footer())

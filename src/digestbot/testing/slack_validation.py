@@ -1,7 +1,8 @@
 """How the fake Slack server checks a message against Slack's limits, with Slack's error bodies.
 
 Limits: 50 blocks per message; section text and context elements <= 3000 characters; header
-plain_text <= 150; context <= 10 elements; `text` <= 40,000 (`msg_too_long`); all blocks together
+plain_text <= 150; context <= 10 elements; actions <= 25 elements, a button's label <= 75, its
+value <= 2000, action_id and block_id <= 255; `text` <= 40,000 (`msg_too_long`); all blocks together
 <= ~13,000 characters of JSON (`msg_blocks_too_long`, observed, undocumented); text or blocks
 required (`no_text`). `invalid_blocks` carries `response_metadata.messages` like
 `[ERROR] no more than 50 items allowed [json-pointer:/blocks]`.
@@ -20,6 +21,10 @@ MAX_HEADER = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_TEXT = 40_000
 MAX_BLOCKS_CHARS = 13_000
+MAX_ACTIONS = 25
+MAX_BUTTON_TEXT = 75
+MAX_VALUE = 2000
+MAX_ID = 255
 BLOCK_TYPES = {"section", "header", "context", "divider", "image", "actions", "rich_text", "markdown"}
 
 
@@ -61,6 +66,27 @@ def _context_problems(elements: Any, pointer: str) -> list[str]:
     return problems
 
 
+def _actions_problems(block: dict[str, Any], pointer: str) -> list[str]:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not elements:
+        return [f"[ERROR] missing required field: elements [json-pointer:{pointer}]"]
+    if len(elements) > MAX_ACTIONS:
+        return [f"[ERROR] no more than {MAX_ACTIONS} items allowed [json-pointer:{pointer}/elements]"]
+    problems = [_too_long(MAX_ID, f"{pointer}/block_id")] if len(block.get("block_id") or "") > MAX_ID else []
+    for number, element in enumerate(elements):
+        where = f"{pointer}/elements/{number}"
+        if not isinstance(element, dict) or element.get("type") != "button":
+            continue  # only buttons are checked (the digest uses nothing else)
+        problems += _text_problems(
+            element.get("text"), f"{where}/text", limit=MAX_BUTTON_TEXT, kinds={"plain_text"}
+        )
+        if len(str(element.get("value") or "")) > MAX_VALUE:
+            problems.append(_too_long(MAX_VALUE, f"{where}/value"))
+        if len(str(element.get("action_id") or "")) > MAX_ID:
+            problems.append(_too_long(MAX_ID, f"{where}/action_id"))
+    return problems
+
+
 def block_problems(index: int, block: Any) -> list[str]:
     """Slack's `[ERROR] …` lines for one block."""
     pointer = f"/blocks/{index}"
@@ -75,6 +101,8 @@ def block_problems(index: int, block: Any) -> list[str]:
         )
     if kind == "context":
         return _context_problems(block.get("elements"), pointer)
+    if kind == "actions":
+        return _actions_problems(block, pointer)
     return []
 
 
