@@ -7,7 +7,14 @@ from typing import Any
 
 import httpx
 
-from digestbot.testing.openai_server import MALFORMED, OpenAIServer, by_schema, lognormal_latency, schema_name
+from digestbot.testing.openai_server import (
+    MALFORMED,
+    OpenAIServer,
+    Refusal,
+    by_schema,
+    lognormal_latency,
+    schema_name,
+)
 
 JSON_SCHEMA_REQUEST: dict[str, Any] = {
     "model": "gpt-4o-mini",
@@ -140,3 +147,11 @@ def test_responder_errors_become_500_with_the_reason() -> None:
     expected = 500
     assert expected == response.status_code
     assert "no scripted reply left for schema 'Blurb'" in response.json()["error"]["message"]
+
+
+def test_refusal_is_sent_as_the_refusal_field_without_content() -> None:
+    """A `Refusal` answer comes back as OpenAI's `message.refusal`, with no content."""
+    with OpenAIServer(by_schema({"Blurb": [Refusal("お手伝いできません")]})) as server:
+        message = post(server, JSON_SCHEMA_REQUEST).json()["choices"][0]["message"]
+    expected = (None, "お手伝いできません")
+    assert expected == (message["content"], message["refusal"])

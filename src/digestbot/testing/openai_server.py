@@ -1,8 +1,9 @@
 """A local OpenAI-compatible `/v1/chat/completions` server for tests and benchmarks.
 
-Answers come from a pluggable `responder(request_json) -> dict | str`: a dict is the structured
-answer (sent as JSON content for `response_format` requests, or as the arguments of the forced tool
-call for tool requests), a str is sent verbatim as the message content. Scripted faults (429, 500,
+Answers come from a pluggable `responder(request_json) -> dict | str | Refusal`: a dict is the
+structured answer (sent as JSON content for `response_format` requests, or as the arguments of the
+forced tool call for tool requests), a str is sent verbatim as the message content, a `Refusal` is
+sent as OpenAI's `message.refusal` with no content. Scripted faults (429, 500,
 malformed or schema-violating JSON, empty content, a delay longer than the client's timeout) are
 served first, in order. A latency hook and a requests-per-minute limit simulate a real provider.
 """
@@ -21,9 +22,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
-Responder = Callable[[dict[str, Any]], "dict[str, Any] | str"]
+Responder = Callable[[dict[str, Any]], "dict[str, Any] | str | Refusal"]
 MALFORMED = '{"oops": "truncated'
 FaultKind = Literal["rate_limit", "server_error", "malformed", "violation", "empty", "delay"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A responder's answer: the model declines (OpenAI's `message.refusal`, no content)."""
+
+    text: str = "I'm sorry, but I can't help with that request."
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,11 @@ def schema_name(request: Mapping[str, Any]) -> str | None:
     return str(tools[0]["function"]["name"]) if tools else None
 
 
-def by_schema(replies: Mapping[str, Sequence[dict[str, Any] | str] | Responder]) -> Responder:
+def by_schema(replies: Mapping[str, Sequence[dict[str, Any] | str | Refusal] | Responder]) -> Responder:
     """A responder answering from per-schema queues (consumed in order) or per-schema functions."""
     queues = {name: list(value) for name, value in replies.items() if not callable(value)}
 
-    def respond(request: dict[str, Any]) -> dict[str, Any] | str:
+    def respond(request: dict[str, Any]) -> dict[str, Any] | str | Refusal:
         name = schema_name(request) or "text"
         handler = replies.get(name)
         if callable(handler):
@@ -97,8 +105,14 @@ def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def completion(request: Mapping[str, Any], answer: dict[str, Any] | str, number: int) -> dict[str, Any]:
+def completion(
+    request: Mapping[str, Any], answer: dict[str, Any] | str | Refusal, number: int
+) -> dict[str, Any]:
     """The OpenAI chat-completion response for `answer`, shaped as a tool call when one is forced."""
+    if isinstance(answer, Refusal):
+        response = completion(request, "", number)
+        response["choices"][0]["message"].update(content=None, refusal=answer.text)
+        return response
     name = schema_name(request)
     tool_request = bool(request.get("tools")) and name is not None
     text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
