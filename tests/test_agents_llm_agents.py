@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from digestbot.agents.base import AgentError
 from digestbot.agents.llm_agents import LlmAgents
 from digestbot.domain import Item, SourceName
+from digestbot.feedback import Example, JudgeGuidance
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
 from digestbot.settings import AppConfig, LLMConfig, Price, Secrets, Settings, load_categories
 from digestbot.testing.openai_server import OpenAIServer, by_schema
@@ -403,3 +404,42 @@ async def test_timeout_becomes_a_clear_agent_error() -> None:
         "no answer from the model within 0.2 s (3 attempts); raise llm.timeout_seconds or check the server"
     )
     assert (expected, [2.0, 4.0]) == (str(info.value), sleeps.waits)
+
+
+async def test_judge_prompt_shows_the_teams_liked_and_disliked_items() -> None:
+    """With guidance the judge's prompt lists 👍 and 👎 titles (neutralised) in <reader_feedback>."""
+    guidance = JudgeGuidance(
+        liked=(Example("RAG <評価> の自動化", "rag", "qiita", 3),),
+        disliked=(Example("A survey of surveys", "other", "arxiv", -2),),
+    )
+    model = ScriptedChat(replies={"Verdict": [VERDICT]})
+    agents = LlmAgents(make_settings(), chat_model=model, guidance=guidance)
+    await agents.judge(make_item(1), GOOD_BLURB, RAG)
+    prompt = str(model.received[0][-1].content)
+    block = prompt[prompt.index("<reader_feedback>") :]
+    assert ("- [rag] RAG ＜評価＞ の自動化", "- [other] A survey of surveys") == (
+        block.splitlines()[2],
+        block.splitlines()[4],
+    )
+
+
+async def test_judge_prompt_has_no_reader_block_without_votes() -> None:
+    """No guidance: the judge prompt is the plain one."""
+    model = ScriptedChat(replies={"Verdict": [VERDICT]})
+    await LlmAgents(make_settings(), chat_model=model).judge(make_item(1), GOOD_BLURB, RAG)
+    assert "<reader_feedback>" not in str(model.received[0][-1].content)
+
+
+def test_new_guidance_changes_only_the_judges_fingerprint() -> None:
+    """Cached verdicts are not reused once the team's votes change the guidance."""
+
+    plain = LlmAgents(make_settings(), chat_model=ScriptedChat())
+    guided = LlmAgents(
+        make_settings(),
+        chat_model=ScriptedChat(),
+        guidance=JudgeGuidance(liked=(Example("t", "rag", "arxiv", 1),)),
+    )
+    changed = [
+        a for a in ("classifier", "summarizer", "judge") if plain.fingerprint(a) != guided.fingerprint(a)
+    ]
+    assert ["judge"] == changed

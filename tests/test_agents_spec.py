@@ -40,6 +40,12 @@ SAMPLE_VARIABLES = {
     "blurb": "FuseLLMを提案。推論性能が3.2%向上。",
     "category": SAMPLE_CATEGORY,
     "interests": ["LLM", "RAG"],
+    "liked": [{"title": "RAGの評価を自動化した話", "category": "rag", "source": "qiita"}],
+    "disliked": [{"title": "A survey of surveys", "category": "other", "source": "arxiv"}],
+    "weeks": 4,
+    "counts": [{"name": "RAG", "count": 6, "baseline": 3.0, "change": "↑3"}],
+    "terms": [{"term": "GraphRAG", "count": 3, "baseline": 0.0}],
+    "entries": [{"n": 1, "category": "RAG", "source": "arxiv", "title": "GraphRAG", "blurb": "要約。"}],
 }
 
 VALID = """---

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class RunOutcome:
     outputs: dict[str, Path] = field(default_factory=dict)
     delivery: Any = None  # DeliveryResult when the run posted
     seconds: float = 0.0
+    trends_note: str = ""  # why the trends section has no 考察 (run report only, never the digest)
 
     def stats(self) -> dict[str, Any]:
         status = Counter(r.get("status", "") for r in self.results)
@@ -70,6 +72,7 @@ class RunOutcome:
                 "cost_usd": round(total.cost_usd, 6),
             },
             "seconds": round(self.seconds, 3),
+            **({"trends_note": self.trends_note} if self.trends_note else {}),
         }
 
 
@@ -197,7 +200,16 @@ def run_digest(
         items = store.items_in_window(window, sources=list(source_names) if source_names else None)
         if on_items is not None:
             on_items(len(items))
-        base_agents = agents or build_agents(settings)
+        guidance = None
+        if settings.app.feedback.guidance and agents is None:
+            from digestbot.feedback import load_guidance
+
+            feedback = settings.app.feedback
+            now = datetime.now(UTC)
+            guidance = load_guidance(
+                store.engine, now=now, days=feedback.guidance_days, examples=feedback.guidance_examples
+            )
+        base_agents = agents or build_agents(settings, guidance=guidance)
         cached = CachedAgents(base_agents, ResultCache(store.engine), context=prompt_context_hash(settings))
         digest, results, dropped = asyncio.run(
             run_pipeline(
@@ -211,6 +223,11 @@ def run_digest(
                 on_progress=on_progress,
             )
         )
+        trends_note = ""
+        if settings.app.trends.enabled and only_category is None:
+            from digestbot.trends_insight import attach_trends
+
+            digest, trends_note = attach_trends(digest, settings, store.engine, base_agents, cached)
         outcome = RunOutcome(
             digest=digest,
             results=results,
@@ -219,6 +236,7 @@ def run_digest(
             items_in_window=len(items),
             ingest=report,
             seconds=time.monotonic() - started,
+            trends_note=trends_note,
         )
         check_not_all_failed(results)
         blocks = None

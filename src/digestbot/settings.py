@@ -178,6 +178,23 @@ class ScheduleConfig(_Model):
     misfire_grace_seconds: Positive = 3600
 
 
+class TrendsConfig(_Model):
+    enabled: bool = True  # the trends section of weekly digests
+    compare_weeks: Annotated[int, Field(ge=1, le=12)] = 4  # this week vs the mean of the N weeks before
+    rising_terms: Annotated[int, Field(ge=0, le=20)] = 5  # at most this many rising terms
+    insight: bool = True  # the trends agent's 2-sentence 考察 (LLM mode, once an earlier week exists)
+    insight_max_chars: Annotated[int, Field(ge=60, le=400)] = 200
+    chart_weeks: Annotated[int, Field(ge=2, le=26)] = 12  # weeks in the chart (8-12 read well on a phone)
+    chart_in_thread: bool = True  # upload the chart PNG into the digest's thread (needs files:write)
+
+
+class FeedbackConfig(_Model):
+    buttons: bool = True  # 👍/👎 under each item (needs Interactivity; `digestbot serve` records votes)
+    guidance: bool = True  # show the judge this team's recent liked and disliked items
+    guidance_examples: Annotated[int, Field(ge=0, le=20)] = 5  # liked and disliked examples, each
+    guidance_days: Positive = 90  # only votes from the last N days count
+
+
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
@@ -195,6 +212,8 @@ class AppConfig(_Model):
     pipeline: PipelineConfig = PipelineConfig()
     slack: SlackConfig = SlackConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    trends: TrendsConfig = TrendsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
 
 # --- categories ------------------------------------------------------------------------------------------
@@ -245,6 +264,7 @@ class Secrets(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     digestbot_llm_api_key: SecretStr | None = None
     qiita_token: SecretStr | None = None
+    digestbot_feedback_salt: SecretStr | None = None  # key of the voter hash (HMAC); optional
 
     @field_validator("*", mode="before")
     @classmethod

@@ -11,15 +11,20 @@ from digestbot.settings import Settings
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from digestbot.feedback import JudgeGuidance
 
-def build_agents(settings: Settings, *, chat_model: BaseChatModel | None = None) -> Agents:
+
+def build_agents(
+    settings: Settings, *, chat_model: BaseChatModel | None = None, guidance: JudgeGuidance | None = None
+) -> Agents:
     """Offline heuristics when no model is configured (`llm.model` empty) and none is injected.
 
     Otherwise `LlmAgents`, imported only here so that offline runs never load langchain. An injected
-    `chat_model` (a scripted fake in tests) always selects the LLM agents.
+    `chat_model` (a scripted fake in tests) always selects the LLM agents. `guidance` (the team's
+    liked and disliked items) goes to the LLM judge; the offline judge does not use it.
     """
     if settings.offline and chat_model is None:
         return OfflineAgents(settings)
     from digestbot.agents.llm_agents import LlmAgents
 
-    return LlmAgents(settings, chat_model=chat_model)
+    return LlmAgents(settings, chat_model=chat_model, guidance=guidance)

@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from digestbot.agents.base import AgentError, UsageReport
 from digestbot.agents.llm import LlmCaller, ModelOutputError, Sleep, build_chat_model
 from digestbot.agents.llm_output import output_schema
-from digestbot.agents.spec import AgentSpec, load_agents
+from digestbot.agents.spec import AgentSpec, load_agent, load_agents
 from digestbot.domain import Item
+from digestbot.feedback import Example, JudgeGuidance
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
 from digestbot.settings import Category, Settings
 from digestbot.sources.text import japanese_ratio
@@ -55,6 +56,11 @@ def item_view(item: Item, *, limit: int, label: str | None = None) -> dict[str, 
 
 def category_view(category: Category) -> dict[str, Any]:
     return category.model_dump(include={"id", "name", "description", "include", "exclude", "examples"})
+
+
+def example_view(example: Example) -> dict[str, str]:
+    """A reader-voted item as the judge prompt sees it (neutralised like all data)."""
+    return {"title": untrusted(example.title), "category": example.category, "source": example.source}
 
 
 def count_sentences(text: str) -> int:
@@ -113,10 +119,14 @@ class LlmAgents:
         agents_dir: Path | None = None,
         chat_model: BaseChatModel | None = None,
         sleep: Sleep = asyncio.sleep,
+        guidance: JudgeGuidance | None = None,
     ) -> None:
         self.settings = settings
+        self.guidance = guidance or JudgeGuidance()
         llm = settings.app.llm
         self.specs: dict[str, AgentSpec] = load_agents(agents_dir or settings.agents_dir)
+        if (trends := (agents_dir or settings.agents_dir) / "trends.md").is_file():
+            self.specs["trends"] = load_agent(trends)  # optional: the trends section's 考察
         self.usage = UsageReport(model=llm.model)
         self._caller = LlmCaller(llm, self.usage, sleep=sleep)
         limiter = InMemoryRateLimiter(requests_per_second=llm.requests_per_second, check_every_n_seconds=0.02)
@@ -150,10 +160,16 @@ class LlmAgents:
             "temperature": temperature,
             "schema": output_schema(spec.schema),
         }
+        if agent == "judge" and self.guidance:
+            parts["guidance"] = self.guidance.key()
         return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def batch_size(self, agent: str) -> int:
         return self.specs[agent].batch_size
+
+    async def call(self, agent: str, schema: type[T], messages: list[BaseMessage]) -> T:
+        """One structured call as `agent` (its model, retries, usage); for agents beyond the protocol."""
+        return await self._call(agent, schema, messages)
 
     async def _call(self, agent: str, schema: type[T], messages: list[BaseMessage]) -> T:
         model, model_name, _ = self._models[agent]
@@ -270,6 +286,8 @@ class LlmAgents:
             blurb=untrusted(blurb.strip()),
             category=category_view(category),
             interests=interests,
+            liked=[example_view(e) for e in self.guidance.liked],
+            disliked=[example_view(e) for e in self.guidance.disliked],
         )
         try:
             verdict = await self._call("judge", Verdict, messages)
