@@ -206,3 +206,65 @@ def test_requests_are_recorded_with_method_headers_and_body(client: WebClient, s
         f"Bearer {slack.token}",
         200,
     )
+
+
+def test_connections_open_hands_out_the_socket_mode_url_for_the_app_token(slack: SlackServer) -> None:
+    """apps.connections.open answers the app-level token; the bot token gets not_allowed_token_type."""
+    slack.socket_mode_url = "ws://127.0.0.1:9/link/?ticket=x"
+    app_client = WebClient(base_url=slack.api_url, retry_handlers=[])
+    opened = app_client.apps_connections_open(app_token=slack.app_token).data
+    with_bot = api_error(
+        lambda: WebClient(token=slack.token, base_url=slack.api_url).apps_connections_open(
+            app_token=slack.token
+        )
+    )
+    assert ({"ok": True, "url": "ws://127.0.0.1:9/link/?ticket=x"}, "not_allowed_token_type") == (
+        opened,
+        with_bot["error"],
+    )
+
+
+def test_app_token_cannot_post_messages(slack: SlackServer) -> None:
+    """The xapp- token is for Socket Mode only, like Slack's."""
+    client = WebClient(token=slack.app_token, base_url=slack.api_url, retry_handlers=[])
+    assert (
+        "not_allowed_token_type"
+        == api_error(lambda: client.chat_postMessage(channel="#llm-digest", text="x"))["error"]
+    )
+
+
+def test_post_ephemeral_is_kept_apart_from_channel_messages(client: WebClient, slack: SlackServer) -> None:
+    """chat.postEphemeral is recorded for the user and never appears in the channel's history."""
+    answer = client.chat_postEphemeral(
+        channel="C0DIGEST01", user="U0ASKER01", text="only you", blocks=[SECTION]
+    ).data
+    assert isinstance(answer, dict)
+    expected = [{"channel": "C0DIGEST01", "user": "U0ASKER01", "text": "only you", "blocks": [SECTION]}]
+    assert (True, expected, []) == (
+        "message_ts" in answer,
+        slack.ephemeral("C0DIGEST01"),
+        slack.messages("C0DIGEST01"),
+    )
+
+
+def test_post_ephemeral_needs_the_bot_in_the_channel() -> None:
+    """Like chat.postMessage: not_in_channel when the bot is not a member."""
+    with SlackServer(member_of=["llm-digest"]) as server:
+        client = WebClient(token=server.token, base_url=server.api_url, retry_handlers=[])
+        error = api_error(lambda: client.chat_postEphemeral(channel="C0RANDOM02", user="U1", text="x"))
+    assert "not_in_channel" == error["error"]
+
+
+def test_response_url_records_what_is_posted(slack: SlackServer) -> None:
+    """A slash command's response_url takes a JSON message and answers 200 `ok`, like Slack's."""
+    body = json.dumps({"text": "生成中…", "response_type": "ephemeral"}).encode()
+    request = urllib.request.Request(
+        slack.response_url("a"), data=body, headers={"content-type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer = (response.status, response.read())
+    assert ((200, b"ok"), ["生成中…"], []) == (
+        answer,
+        [r["text"] for r in slack.responses("a")],
+        slack.responses("b"),
+    )

@@ -1,11 +1,14 @@
 """A local Slack Web API for tests: the real slack-sdk `WebClient` talks to it over HTTP.
 
-Answers auth.test, chat.postMessage, chat.update, chat.getPermalink, conversations.history and
-conversations.replies like Slack does (HTTP 200 with `ok:false` for API errors, `\\/`-escaped JSON,
-string `ts`, channel IDs in answers). Messages are validated against Slack's limits and rejected
-with Slack's error bodies. Scripted faults: 429 with Retry-After and an empty body, 5xx, any Slack
-error code, or a dropped connection (before or after the request took effect). `stop()` and
-`restart()` (same port, same state) simulate an outage mid-test.
+Answers auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.getPermalink,
+conversations.history, conversations.replies and (for the app-level token) apps.connections.open,
+which hands out the URL of a local Socket Mode server, like Slack does (HTTP 200 with `ok:false`
+for API errors, `\\/`-escaped JSON, string `ts`, channel IDs in answers). Messages are validated
+against Slack's limits and rejected with Slack's error bodies. Scripted faults: 429 with
+Retry-After and an empty body, 5xx, any Slack error code, or a dropped connection (before or after
+the request took effect). `stop()` and `restart()` (same port, same state) simulate an outage.
+`response_url(...)` gives a slash command's response URL on this server; what is POSTed there is
+kept in `responses`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from digestbot.testing.slack_validation import error
-from digestbot.testing.slack_workspace import TOKEN, Workspace, answer
+from digestbot.testing.slack_workspace import APP_TOKEN, TOKEN, Workspace, answer
 
+RESPONSE_PATH = "/commands/"
 FaultKind = Literal["rate_limit", "server_error", "error", "disconnect", "disconnect_after"]
 
 
@@ -80,6 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         state = self.server.state
         parts = urlsplit(self.path)
+        if parts.path.startswith(RESPONSE_PATH):
+            self._response_url(state, parts.path)
+            return
         method = parts.path.removeprefix("/api/").strip("/")
         body = dict(parse_qsl(parts.query))
         body.update(self._read_body())
@@ -96,6 +103,20 @@ class _Handler(BaseHTTPRequestHandler):
             code = payload.get("error") if payload else ("ratelimited" if status == 429 else f"http_{status}")
             state.requests.append(RecordedRequest(method, headers, body, status, code))
         self._send(status, payload, fault)
+
+    def _response_url(self, state: _State, path: str) -> None:
+        """A slash command's response_url: Slack answers 200 `ok` (text) to a JSON message."""
+        body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with state.lock:
+            state.workspace.responses.append({"url_path": path, **body})
+            state.requests.append(RecordedRequest("response_url", headers, body, 200, None))
+        data = b"ok"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _read_body(self) -> dict[str, Any]:
         raw = self.rfile.read(int(self.headers.get("content-length") or 0)).decode("utf-8")
@@ -144,6 +165,7 @@ class SlackServer:
         self,
         *,
         token: str = TOKEN,
+        app_token: str = APP_TOKEN,
         channels: Mapping[str, str] | None = None,
         member_of: Iterable[str] | None = None,
         can_list_channels: bool = True,
@@ -151,7 +173,8 @@ class SlackServer:
     ) -> None:
         names = dict(channels or {"llm-digest": "C0DIGEST01", "random": "C0RANDOM02"})
         members = set(names.values()) if member_of is None else {names.get(c, c) for c in member_of}
-        self._state = _State(Workspace(token, names, members, clock, can_list=can_list_channels))
+        workspace = Workspace(token, names, members, clock, can_list=can_list_channels, app_token=app_token)
+        self._state = _State(workspace)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
@@ -165,6 +188,36 @@ class SlackServer:
         if self._server is None:
             raise RuntimeError("SlackServer is not running (use it as a context manager)")
         return f"{self._state.workspace.base_url}/api/"
+
+    @property
+    def app_token(self) -> str:
+        return self._state.workspace.app_token
+
+    @property
+    def socket_mode_url(self) -> str:
+        return self._state.workspace.socket_mode_url
+
+    @socket_mode_url.setter
+    def socket_mode_url(self, url: str) -> None:
+        """Where apps.connections.open sends Socket Mode clients (a `SocketModeServer`'s `url`)."""
+        with self._state.lock:
+            self._state.workspace.socket_mode_url = url
+
+    def response_url(self, name: str = "1") -> str:
+        """A slash command's response_url pointing at this server."""
+        return f"{self._state.workspace.base_url}{RESPONSE_PATH}T0DIGEST/{name}"
+
+    def responses(self, name: str | None = None) -> list[dict[str, Any]]:
+        """What was POSTed to response URLs (all, or those of `response_url(name)`), oldest first."""
+        with self._state.lock:
+            found = list(self._state.workspace.responses)
+        return [r for r in found if name is None or r["url_path"].endswith(f"/{name}")]
+
+    def ephemeral(self, channel_id: str | None = None) -> list[dict[str, Any]]:
+        """chat.postEphemeral messages (channel, user, text, blocks), oldest first."""
+        with self._state.lock:
+            found = [dict(m) for m in self._state.workspace.ephemeral]
+        return [m for m in found if channel_id is None or m["channel"] == channel_id]
 
     @property
     def requests(self) -> list[RecordedRequest]:

@@ -16,6 +16,8 @@ from typing import Any
 from digestbot.testing.slack_validation import Answer, error, validate_message
 
 TOKEN = "xoxb-test-token"  # noqa: S105 - the fake workspace's bot token, not a secret
+APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake app-level token (Socket Mode), not a secret
+APP_LEVEL_METHODS = {"apps.connections.open"}  # answered only for the app-level token
 BOT = {"user": "U0DIGESTBOT", "bot_id": "B0DIGESTBOT", "app_id": "A0DIGESTBOT", "team": "T0DIGEST"}
 BOT_PROFILE = {
     "id": "B0DIGESTBOT",
@@ -36,7 +38,11 @@ class Workspace:
     clock: Callable[[], float]
     can_list: bool = True  # the token has channels:read (conversations.list)
     base_url: str = ""
+    app_token: str = APP_TOKEN
+    socket_mode_url: str = ""  # what apps.connections.open hands out (a local Socket Mode server)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral, in order
+    responses: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to response_urls
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -55,8 +61,13 @@ def answer(workspace: Workspace, method: str, headers: dict[str, str], body: dic
     token = headers.get("authorization", "").removeprefix("Bearer ").strip() or body.get("token")
     if not token:
         return error("not_authed")
-    if token != workspace.token:
-        return error("invalid_auth")
+    expected, other = (
+        (workspace.app_token, workspace.token)
+        if method in APP_LEVEL_METHODS
+        else (workspace.token, workspace.app_token)
+    )
+    if token != expected:
+        return error("not_allowed_token_type" if token == other else "invalid_auth")
     handler = METHODS.get(method)
     return handler(workspace, body) if handler else error("unknown_method")
 
@@ -106,6 +117,29 @@ def _post_message(state: Workspace, body: dict[str, Any]) -> Answer:
             message[key] = json.loads(value) if isinstance(value, str) and key != "thread_ts" else value
     state.messages.setdefault(channel_id, []).append(message)
     return _ok(channel=channel_id, ts=ts, message=message)
+
+
+def _post_ephemeral(state: Workspace, body: dict[str, Any]) -> Answer:
+    channel_id = _channel(state, body)
+    if not isinstance(channel_id, str):
+        return channel_id
+    if not body.get("user"):
+        return error("user_not_in_channel")
+    problem = validate_message(body)
+    if problem is not None:
+        return problem
+    message = {"channel": channel_id, "user": body["user"], "text": body.get("text", "")}
+    if body.get("blocks"):
+        blocks = body["blocks"]
+        message["blocks"] = json.loads(blocks) if isinstance(blocks, str) else blocks
+    state.ephemeral.append(message)
+    return _ok(message_ts=state.next_ts())
+
+
+def _connections_open(state: Workspace, body: dict[str, Any]) -> Answer:
+    if not state.socket_mode_url:
+        return error("internal_error")
+    return _ok(url=state.socket_mode_url)
 
 
 def _update(state: Workspace, body: dict[str, Any]) -> Answer:
@@ -190,6 +224,8 @@ def _list(state: Workspace, body: dict[str, Any]) -> Answer:
 METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
+    "chat.postEphemeral": _post_ephemeral,
+    "apps.connections.open": _connections_open,
     "chat.update": _update,
     "chat.getPermalink": _permalink,
     "conversations.history": _history,
