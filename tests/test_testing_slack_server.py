@@ -268,3 +268,51 @@ def test_response_url_records_what_is_posted(slack: SlackServer) -> None:
         [r["text"] for r in slack.responses("a")],
         slack.responses("b"),
     )
+
+
+def test_files_upload_v2_stores_the_bytes_and_shares_them_in_the_thread() -> None:
+    """The three steps of files_upload_v2 land: the file's bytes are kept and a reply carries the file."""
+    with SlackServer() as slack:
+        client = WebClient(token=slack.token, base_url=slack.api_url)
+        parent = client.chat_postMessage(channel="#llm-digest", text="digest")
+        response = client.files_upload_v2(
+            channel="C0DIGEST01",
+            content=b"\x89PNG...",
+            filename="trends.png",
+            title="傾向",
+            thread_ts=parent["ts"],
+        )
+        uploaded = slack.files()
+        reply = slack.messages("C0DIGEST01")[-1]
+    assert (True, b"\x89PNG...", "傾向") == (response["ok"], uploaded[0]["data"], uploaded[0]["title"])
+    assert (parent["ts"], "trends.png") == (reply["thread_ts"], reply["files"][0]["name"])
+    assert ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"] == [
+        r.method for r in slack.requests[1:]
+    ]
+
+
+def test_completing_an_unknown_upload_is_file_not_found() -> None:
+    """files.completeUploadExternal for an id never issued answers Slack's error."""
+    with SlackServer() as slack:
+        client = WebClient(token=slack.token, base_url=slack.api_url)
+        with pytest.raises(SlackApiError) as info:
+            client.files_completeUploadExternal(files=[{"id": "F999"}], channel_id="C0DIGEST01")
+    assert "file_not_found" == info.value.response["error"]
+
+
+def test_an_actions_block_with_an_over_long_button_value_is_rejected() -> None:
+    """Buttons are checked like Slack does: value <= 2000 characters."""
+    with SlackServer() as slack:
+        client = WebClient(token=slack.token, base_url=slack.api_url)
+        button = {
+            "type": "button",
+            "action_id": "a",
+            "text": {"type": "plain_text", "text": "👍"},
+            "value": "x" * 2001,
+        }
+        with pytest.raises(SlackApiError) as info:
+            client.chat_postMessage(
+                channel="#llm-digest", text="t", blocks=[{"type": "actions", "elements": [button]}]
+            )
+    expected = ["[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]"]
+    assert ("invalid_blocks", expected) == (info.value.response["error"], info.value.response["errors"])

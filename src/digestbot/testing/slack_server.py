@@ -8,7 +8,9 @@ against Slack's limits and rejected with Slack's error bodies. Scripted faults: 
 Retry-After and an empty body, 5xx, any Slack error code, or a dropped connection (before or after
 the request took effect). `stop()` and `restart()` (same port, same state) simulate an outage.
 `response_url(...)` gives a slash command's response URL on this server; what is POSTed there is
-kept in `responses`.
+kept in `responses`. files_upload_v2 works end to end: files.getUploadURLExternal hands out an
+upload URL on this server, the raw bytes POSTed there are kept (`files()`), and
+files.completeUploadExternal shares them as a message (in a thread with `thread_ts`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from digestbot.testing.slack_validation import error
-from digestbot.testing.slack_workspace import APP_TOKEN, TOKEN, Workspace, answer
+from digestbot.testing.slack_workspace import (
+    APP_TOKEN,
+    TOKEN,
+    UPLOAD_PATH,
+    Workspace,
+    answer,
+    receive_upload,
+)
 
 RESPONSE_PATH = "/commands/"
 FaultKind = Literal["rate_limit", "server_error", "error", "disconnect", "disconnect_after"]
@@ -87,6 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith(RESPONSE_PATH):
             self._response_url(state, parts.path)
             return
+        if parts.path.startswith(UPLOAD_PATH):
+            self._upload(state, parts.path.removeprefix(UPLOAD_PATH))
+            return
         method = parts.path.removeprefix("/api/").strip("/")
         body = dict(parse_qsl(parts.query))
         body.update(self._read_body())
@@ -117,6 +129,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _upload(self, state: _State, file_id: str) -> None:
+        """Step 2 of files_upload_v2: the raw bytes POSTed to the upload URL; Slack answers `OK - <size>`."""
+        data = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with state.lock:
+            status = receive_upload(state.workspace, file_id, data)
+            state.requests.append(RecordedRequest("upload", headers, {"file_id": file_id}, status, None))
+        reply = f"OK - {len(data)}".encode() if status == 200 else b"not found"
+        self.send_response(status)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
 
     def _read_body(self) -> dict[str, Any]:
         raw = self.rfile.read(int(self.headers.get("content-length") or 0)).decode("utf-8")
@@ -212,6 +238,11 @@ class SlackServer:
         with self._state.lock:
             found = list(self._state.workspace.responses)
         return [r for r in found if name is None or r["url_path"].endswith(f"/{name}")]
+
+    def files(self) -> list[dict[str, Any]]:
+        """Files uploaded with files_upload_v2 (id, name, length, title when shared, data bytes)."""
+        with self._state.lock:
+            return [dict(f) for f in self._state.workspace.files.values()]
 
     def ephemeral(self, channel_id: str | None = None) -> list[dict[str, Any]]:
         """chat.postEphemeral messages (channel, user, text, blocks), oldest first."""

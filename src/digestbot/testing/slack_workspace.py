@@ -43,6 +43,7 @@ class Workspace:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral, in order
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to response_urls
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.getUploadURLExternal, by id
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -221,6 +222,56 @@ def _list(state: Workspace, body: dict[str, Any]) -> Answer:
     return _ok(channels=channels, response_metadata={"next_cursor": ""})
 
 
+UPLOAD_PATH = "/upload/"
+
+
+def _upload_url(state: Workspace, body: dict[str, Any]) -> Answer:
+    """files.getUploadURLExternal: a file id and a URL on this server to POST the bytes to."""
+    filename, length = str(body.get("filename") or ""), str(body.get("length") or "")
+    if not filename or not length.isdigit():
+        return error("invalid_arguments")
+    file_id = f"F{len(state.files) + 1:09d}"
+    state.files[file_id] = {"id": file_id, "name": filename, "length": int(length), "data": None}
+    return _ok(upload_url=f"{state.base_url}{UPLOAD_PATH}{file_id}", file_id=file_id)
+
+
+def receive_upload(state: Workspace, file_id: str, data: bytes) -> int:
+    """The raw POST to an upload URL (step 2): 200, or 404 for an unknown id."""
+    if file_id not in state.files:
+        return 404
+    state.files[file_id]["data"] = data
+    return 200
+
+
+def _complete_upload(state: Workspace, body: dict[str, Any]) -> Answer:
+    """files.completeUploadExternal: share the uploaded files in a channel (a thread with thread_ts)."""
+    listed = json.loads(body.get("files") or "[]")
+    if not listed or any(f.get("id") not in state.files for f in listed):
+        return error("file_not_found")
+    if any(state.files[f["id"]]["data"] is None for f in listed):
+        return error("file_upload_incomplete")
+    for f in listed:
+        state.files[f["id"]]["title"] = f.get("title") or state.files[f["id"]]["name"]
+    shared = [state.files[f["id"]] for f in listed]
+    if body.get("channel_id"):
+        channel_id = _channel(state, {"channel": body["channel_id"]}, ids_only=True)
+        if not isinstance(channel_id, str):
+            return channel_id
+        ts = state.next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            **BOT,
+            "text": body.get("initial_comment", ""),
+        }
+        message["files"] = [{k: v for k, v in f.items() if k != "data"} for f in shared]
+        if body.get("thread_ts"):
+            message["thread_ts"] = body["thread_ts"]
+        state.messages.setdefault(channel_id, []).append(message)
+    answers = [{k: v for k, v in f.items() if k != "data"} for f in shared]
+    return _ok(files=answers)
+
+
 METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
@@ -231,4 +282,6 @@ METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
     "conversations.history": _history,
     "conversations.replies": _replies,
     "conversations.list": _list,
+    "files.getUploadURLExternal": _upload_url,
+    "files.completeUploadExternal": _complete_upload,
 }
