@@ -28,7 +28,7 @@ from digestbot.slack.publish import SlackPublisher
 from digestbot.slack.render import render_digest
 from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import WINDOW, large_digest, representative_digest
+from digestbot.testing.sample_digest import WINDOW, large_digest, representative_digest, trends_digest
 from digestbot.testing.slack_server import SlackServer
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -260,3 +260,41 @@ def test_reconcile_pending_finishes_interrupted_deliveries(
     results = reconcile_pending(make_settings(slack, tmp_path), engine, sleep=lambda _: None)
     assert ([r.action for r in results], len(parents(slack))) == (["posted"], 1)
     assert posts.pending_intents(engine) == []
+
+
+def test_weekly_digest_with_trends_gets_the_chart_in_its_thread_once(
+    slack: SlackServer, tmp_path: Path, engine: Engine
+) -> None:
+    """The parent shows the trends; the chart PNG goes into its thread, and not again on --force."""
+    digest = trends_digest()
+    first = send(digest, slack, tmp_path, engine)
+    again = send(digest, slack, tmp_path, engine, force=True)
+    parent = parents(slack)[0]
+    shared = [m for m in slack.messages(CHANNEL_ID) if m.get("files")]
+    uploaded = slack.files()
+    (tmp_path / "chart.png").write_bytes(uploaded[0]["data"])
+    assert "*📈 今週の傾向*（前4週との比較）" in json.dumps(parent["blocks"], ensure_ascii=False)
+    assert ([first.ts[0]], b"\x89PNG", 1) == (
+        [m["thread_ts"] for m in shared],
+        uploaded[0]["data"][:4],
+        len(uploaded),
+    )
+    assert (first.chart_file_id, "") == (again.chart_file_id, again.chart_error)
+
+
+def test_a_chart_upload_failure_never_fails_the_delivery(
+    slack: SlackServer, tmp_path: Path, engine: Engine
+) -> None:
+    """Without files:write the digest is still posted; the result says why the chart is missing."""
+    slack.fault("error", method="files.getUploadURLExternal", error="missing_scope")
+    result = send(trends_digest(), slack, tmp_path, engine)
+    assert ("posted", None) == (result.action, result.chart_file_id)
+    assert result.chart_error.startswith("the trends chart was not uploaded:")
+
+
+def test_no_chart_without_trends_or_when_turned_off(
+    slack: SlackServer, tmp_path: Path, engine: Engine
+) -> None:
+    """A digest without a trends section uploads nothing."""
+    send(representative_digest(), slack, tmp_path, engine)
+    assert [] == slack.calls("files.getUploadURLExternal")

@@ -15,7 +15,11 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from digestbot.trends import WeeklyCounts
+from sqlalchemy import Engine
+
+from digestbot.domain import Digest
+from digestbot.settings import Category
+from digestbot.trends import WeeklyCounts, weekly_counts, weekly_history
 
 JAPANESE_FONTS = (
     "Noto Sans CJK JP",
@@ -123,3 +127,11 @@ def save_chart(png: bytes, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     return path
+
+
+def digest_chart(
+    digest: Digest, engine: Engine, categories: tuple[Category, ...], *, weeks: int, tz: str = "Asia/Tokyo"
+) -> bytes:
+    """The chart for a weekly digest: its own counts plus the archive's `weeks - 1` weeks before it."""
+    history = weekly_history(engine, digest.window, weeks - 1, current=digest)
+    return render_chart(weekly_counts(history, digest.window, categories), tz=tz)

@@ -12,6 +12,10 @@ The flow, decided per existing `digest_posts` row:
   parts not found are posted.
 * `failed`: the recorded parts are kept and only the rest is posted.
 
+A weekly digest with a trends section then gets its chart (PNG) uploaded into the thread, once per
+channel and period (`digest_files`); a chart that cannot be drawn or uploaded is reported in the
+result, never fails the delivery of the digest itself.
+
 A failure marks the row `failed` (or leaves it `intent` when the post may have reached Slack) and
 re-raises `SlackDeliveryError`; the digest itself stays in the store and in latest.json.
 """
@@ -37,6 +41,7 @@ from digestbot.slack.publish import Posted, SlackPublisher
 from digestbot.slack.render import render_digest
 from digestbot.slack.retry import Clock, Sleep
 from digestbot.store import digests as posts
+from digestbot.store import uploads
 from digestbot.store.schema import open_engine
 
 BLOCKS = "blocks.json"
@@ -62,6 +67,8 @@ class DeliveryResult:
     ts: tuple[str, ...]
     permalink: str | None
     messages: int
+    chart_file_id: str | None = None  # the trends chart in the thread (None: none, or not uploaded)
+    chart_error: str = ""  # why the chart is missing, for the run report
 
 
 def period_key(window: Window, tz: str = "Asia/Tokyo") -> str:
@@ -74,7 +81,7 @@ def period_key(window: Window, tz: str = "Asia/Tokyo") -> str:
 
 def save_blocks(digest: Digest, settings: Settings, path: Path | None = None) -> Path:
     """Write the exact chat.postMessage payloads (`--dry-run`): default `<data_dir>/digests/blocks.json`."""
-    messages = render_digest(digest, tz=settings.app.general.timezone)
+    messages = render_digest(digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons)
     return write_json(path or digests_dir(settings) / BLOCKS, messages)
 
 
@@ -137,7 +144,7 @@ def _deliver(
     publisher: SlackPublisher,
     now: Callable[[], datetime],
 ) -> DeliveryResult:
-    messages = render_digest(digest, tz=settings.app.general.timezone)
+    messages = render_digest(digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons)
     data = digest_to_dict(digest, stats=stats)
     existing = posts.find_post(engine, channel, period)
     channel_id = existing.channel_id if existing else None
@@ -188,7 +195,67 @@ def _deliver(
     posts.mark_posted(
         engine, channel, period, channel_id=channel_id, ts=timestamps, permalink=permalink, now=now()
     )
-    return DeliveryResult(action, channel, channel_id, period, tuple(timestamps), permalink, len(messages))
+    chart_id, chart_error = _upload_chart(
+        digest,
+        settings,
+        engine,
+        publisher,
+        channel=channel,
+        period=period,
+        thread=(channel_id, timestamps[0]),
+        now=now,
+    )
+    return DeliveryResult(
+        action,
+        channel,
+        channel_id,
+        period,
+        tuple(timestamps),
+        permalink,
+        len(messages),
+        chart_id,
+        chart_error,
+    )
+
+
+CHART = "trends_chart"
+
+
+def _upload_chart(
+    digest: Digest,
+    settings: Settings,
+    engine: Engine,
+    publisher: SlackPublisher,
+    *,
+    channel: str,
+    period: str,
+    thread: tuple[str, str],
+    now: Callable[[], datetime],
+) -> tuple[str | None, str]:
+    """Draw and upload the trends chart into the thread once; (file id, error) never raises for it."""
+    from digestbot.chart import ChartError, digest_chart
+
+    config = settings.app.trends
+    if digest.trends is None or not config.chart_in_thread:
+        return None, ""
+    channel_id, thread_ts = thread
+    if done := uploads.uploaded_file(engine, channel, period, CHART):
+        return done, ""
+    tz = settings.app.general.timezone
+    try:
+        png = digest_chart(digest, engine, settings.categories, weeks=config.chart_weeks, tz=tz)
+        file_id = publisher.upload(
+            channel_id,
+            png,
+            filename=f"trends-{period}.png",
+            title=f"カテゴリ別の採用件数（直近{config.chart_weeks}週）",
+            alt_text="カテゴリごとの週別採用件数の棒グラフ",
+            thread_ts=thread_ts,
+        )
+    except (ChartError, SlackDeliveryError) as exc:
+        return None, f"the trends chart was not uploaded: {exc}"
+    uploads.record_upload(engine, channel=channel, period=period, kind=CHART, file_id=file_id, now=now())
+    return file_id, ""
 
 
 def reconcile_pending(

@@ -176,6 +176,26 @@ class SlackPublisher:
         )
         return self._posted(channel_id, response)
 
+    def upload(
+        self, channel_id: str, content: bytes, *, filename: str, title: str, alt_text: str, thread_ts: str
+    ) -> str:
+        """files_upload_v2 into a thread (needs the files:write scope); returns the file id."""
+        self._pace(channel_id)
+        response = self._call(
+            "files.completeUploadExternal",
+            channel_id,
+            lambda: self.client.files_upload_v2(
+                channel=channel_id,
+                content=content,
+                filename=filename,
+                title=title,
+                alt_txt=alt_text,
+                thread_ts=thread_ts,
+            ),
+        )
+        self._last_post[channel_id] = self._clock()
+        return str((response.get("file") or {}).get("id") or "")
+
     def permalink(self, channel_id: str, ts: str) -> str | None:
         """The message's permalink, or None when Slack does not give one (never fatal)."""
         try:
