@@ -5,12 +5,18 @@ each row's text; a term shorter than 3 characters (「推論」, 「RAG」 is fi
 matched with LIKE. PostgreSQL: a GIN index on `to_tsvector('simple', doc)`; ASCII words are prefix
 queries (`agent:*`), anything else (Japanese has no spaces for the `simple` parser to split on)
 uses ILIKE. `search.py` applies one word-boundary rule on top so both databases answer alike.
+
+Measured on this machine with 20,000 rows (ten years of weekly digests), newest 200 matches:
+SQLite: a rare term via FTS5 0.4 ms (a LIKE scan: 7 ms), common terms 13–21 ms, a 2-character
+Japanese term via LIKE 32 ms. PostgreSQL: a rare word via the GIN index 4 ms (ILIKE scan: 12 ms),
+common words 15–21 ms, Japanese terms via ILIKE 66–76 ms. Indexing 20,000 rows: 5 s / 7 s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     DDL,
@@ -31,6 +37,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
 
 from digestbot.store.digests import digest_posts
 from digestbot.store.schema import UtcDateTime, metadata, write_transaction
@@ -58,11 +65,17 @@ archive_items = Table(
     UniqueConstraint("channel", "period", "item_id", name="uq_archive_items_channel_period_item"),
     Index("ix_archive_items_posted", "posted_at"),
 )
-Index(
-    "ix_archive_items_doc_fts",
-    func.to_tsvector(literal_column("'simple'"), archive_items.c.doc),
-    postgresql_using="gin",
-).ddl_if(dialect="postgresql")
+SIMPLE: ColumnElement[Any] = literal_column(
+    "'simple'::regconfig"
+)  # the same expression as the index, so it is used
+event.listen(
+    archive_items,
+    "after_create",
+    DDL(  # type: ignore[no-untyped-call]
+        "CREATE INDEX IF NOT EXISTS ix_archive_items_doc_fts ON archive_items "
+        "USING gin (to_tsvector('simple'::regconfig, doc))"
+    ).execute_if(dialect="postgresql"),
+)
 event.listen(
     archive_items,
     "after_create",
@@ -129,8 +142,8 @@ def candidates(engine: Engine, terms: Sequence[str], *, limit: int) -> list[RowM
                 )
                 query = query.where(archive_items.c.id.in_(matching.columns(rowid=Integer)))
             elif not sqlite and term.isascii() and term.replace("-", "").isalnum():
-                tsquery = func.to_tsquery(literal_column("'simple'"), term.lower().replace("-", " & ") + ":*")
-                tsvector = func.to_tsvector(literal_column("'simple'"), archive_items.c.doc)
+                tsquery = func.to_tsquery(SIMPLE, term.lower().replace("-", " & ") + ":*")
+                tsvector = func.to_tsvector(SIMPLE, archive_items.c.doc)
                 query = query.where(tsvector.op("@@")(tsquery))
             else:
                 query = query.where(archive_items.c.doc.ilike(_like(term), escape="\\"))
