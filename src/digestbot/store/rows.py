@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,14 +18,19 @@ MIN_TITLE_KEY = 8  # shorter normalized titles ("RAG入門") are too generic to 
 
 _ARXIV_VERSIONED = re.compile(r"^(arxiv:.+?)v(\d+)$")
 _ARXIV_URL_VERSION = re.compile(r"^(/(?:abs|pdf)/.+?)v\d+$")
+_POPULARITY = tuple(f.name for f in dataclasses.fields(Popularity))
+
+# An upsert needs each item's keys several times (batch lookup, duplicate check, the row itself).
+_normalized_title = lru_cache(maxsize=65_536)(normalize_title)
 
 
 def title_key(title: str) -> str | None:
     """The normalized title when it is specific enough to match across sources, else None."""
-    key = normalize_title(title)
+    key = _normalized_title(title)
     return key if len(key) >= MIN_TITLE_KEY else None
 
 
+@lru_cache(maxsize=65_536)
 def url_key(url: str) -> str:
     """A URL for equality checks: https, lowercase host without www, no fragment/utm, no arXiv version."""
     parts = urlsplit(url.strip())
@@ -105,7 +111,7 @@ def item_to_row(item: Item, *, first_seen: datetime, last_seen: datetime) -> dic
         "url": item.url,
         "url_key": url_key(item.url),
         "title": item.title,
-        "norm_title": normalize_title(item.title),
+        "norm_title": _normalized_title(item.title),
         "published": item.published,
         "updated": item.updated,
         "version": item.version,
@@ -116,7 +122,7 @@ def item_to_row(item: Item, *, first_seen: datetime, last_seen: datetime) -> dic
             "text": item.text,
             "authors": list(item.authors),
             "tags": list(item.tags),
-            "popularity": dataclasses.asdict(item.popularity),
+            "popularity": {name: getattr(item.popularity, name) for name in _POPULARITY},
             "mentioned_arxiv_ids": list(item.mentioned_arxiv_ids),
             "announce_type": item.announce_type,
             "offsets": {"published": _offset(item.published), "updated": _offset(item.updated)},
