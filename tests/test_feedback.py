@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from tests.conftest import build_item
 
+from digestbot.agents.llm_agents import LlmAgents
 from digestbot.feedback import (
     Agreement,
     Example,
+    JudgeGuidance,
     agreement,
     guidance_from,
     hash_user,
@@ -18,9 +24,12 @@ from digestbot.feedback import (
     record_vote,
     summarize,
 )
+from digestbot.graph.nodes.judge import decide, scores_of
+from digestbot.settings import Settings, load_settings
 from digestbot.store import ItemStore
 from digestbot.store.feedback import Vote, votes
 from digestbot.store.schema import open_engine
+from digestbot.testing.openai_server import OpenAIServer
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -136,3 +145,90 @@ def test_agreement_counts_kept_likes_and_dropped_dislikes() -> None:
     held_back = {"a": 2, "b": 1, "c": -1, "d": -3, "e": 1, "f": 0}
     result = agreement(kept, held_back)
     assert (Agreement(4, 2), 0.5) == (result, result.rate)
+
+
+# --- agreement with held-back votes, through the local OpenAI-compatible server --------------------
+
+VOTES = Path(__file__).parent / "fixtures" / "feedback" / "votes.json"
+_TITLE = re.compile(r"<title>(.*?)</title>")
+_WORD = re.compile(r"[a-z][a-z-]{3,}")
+_COMMON = {"with", "from", "large", "language", "model", "models", "llms"}
+
+
+def _words(title: str) -> set[str]:
+    return set(_WORD.findall(title.lower())) - _COMMON
+
+
+def simulated_judge(request: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in model that follows the prompt: relevance 4 / 2 when the item's title shares more
+    words with the 👍 / 👎 titles of <reader_feedback>, else 3. Reads only what crossed the wire."""
+    prompt = request["messages"][-1]["content"]
+    title = _TITLE.search(prompt)
+    words = _words(title.group(1) if title else "")
+    liked = disliked = 0
+    if "<reader_feedback>" in prompt:
+        block = prompt.split("<reader_feedback>", 1)[1]
+        good, bad = block.split("👎", 1)
+        liked = max(
+            (len(words & _words(line)) for line in good.splitlines() if line.startswith("- [")), default=0
+        )
+        disliked = max(
+            (len(words & _words(line)) for line in bad.splitlines() if line.startswith("- [")), default=0
+        )
+    relevance = 4 if liked > disliked else 2 if disliked > liked else 3
+    return {
+        "relevance": relevance,
+        "significance": 3,
+        "faithfulness": 5,
+        "japanese": 5,
+        "rationale": "",
+        "feedback": "",
+    }
+
+
+async def judge_decisions(
+    settings: Settings, guidance: JudgeGuidance, items: list[dict[str, Any]]
+) -> dict[str, bool]:
+    """Keep/drop per held-back item, judged by LlmAgents over HTTP with this guidance."""
+    agents = LlmAgents(settings, guidance=guidance)
+    kept = {}
+    for entry in items:
+        item = build_item(entry["id"], title=entry["title"])
+        verdict = await agents.judge(item, "手法を提案。", settings.category(entry["category"]))
+        kept[entry["id"]] = decide(scores_of(verdict), settings.app.pipeline.judge, 1)[0] == "keep"
+    return kept
+
+
+async def test_guidance_from_recorded_votes_raises_agreement_with_held_back_votes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Measured: before guidance the judge agrees with 6/12 held-back votes; after, with 11/12."""
+    recorded = json.loads(VOTES.read_text(encoding="utf-8"))["items"]
+    with ItemStore(engine) as store:
+        store.upsert([build_item(e["id"], title=e["title"]) for e in recorded])
+    for entry in recorded:
+        if entry["split"] == "guidance":
+            for v in entry["votes"]:
+                record_vote(
+                    engine,
+                    item_id=entry["id"],
+                    category=entry["category"],
+                    user_hash=hash_user("T1", v["user"]),
+                    up=v["vote"] > 0,
+                    now=NOW,
+                )
+    held = [e for e in recorded if e["split"] == "held_back"]
+    held_net = {e["id"]: sum(v["vote"] for v in e["votes"]) for e in held}
+    guidance = load_guidance(engine, now=NOW, days=90, examples=6)
+    with OpenAIServer(simulated_judge) as server:
+        env = {
+            "DIGESTBOT_DATA_DIR": str(tmp_path),
+            "DIGESTBOT_LLM_MODEL": "openai:gpt-4o-mini",
+            "DIGESTBOT_LLM_BASE_URL": server.base_url,
+            "DIGESTBOT_LLM_API_KEY": "sk-test",
+        }
+        settings = load_settings(Path(__file__).parents[1] / "config", env, env_file=tmp_path / "no.env")
+        before = agreement(await judge_decisions(settings, JudgeGuidance(), held), held_net)
+        after = agreement(await judge_decisions(settings, guidance, held), held_net)
+    assert (6, 6) == (len(guidance.liked), len(guidance.disliked))
+    assert ((12, 6), (12, 11)) == ((before.compared, before.agreed), (after.compared, after.agreed))
