@@ -208,6 +208,24 @@ def test_all_items_failing_raises_instead_of_posting(settings_for: Callable[...,
     assert not (settings.data_dir / "digests" / "latest.json").exists()
 
 
+def test_summarizer_down_after_classifier_drops_raises_instead_of_an_empty_digest(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """One item dropped by the classifier and every summary failing is an outage, not "nothing new"."""
+    settings = settings_for()
+    _seed(settings)
+
+    def low_first(messages: list[BaseMessage]) -> dict[str, Any]:
+        answer = _classify(messages)
+        answer["results"][0]["relevance"] = 1
+        return answer
+
+    broken = ScriptedChat(replies={"ClassificationBatch": [low_first], "Blurb": ["not json"] * 20})
+    with pytest.raises(RunError, match=r"all 4 items that reached the summarizer failed \(1 dropped"):
+        _run(settings, broken)
+    assert not (settings.data_dir / "digests" / "latest.json").exists()
+
+
 def test_only_category_keeps_one_category(settings_for: Callable[..., Settings]) -> None:
     """`--category` keeps only that category's items (and spends no summaries on the rest)."""
     settings = settings_for()

@@ -157,15 +157,27 @@ def ingest_notes(report: IngestReport) -> tuple[dict[str, SourceCount], tuple[st
 
 
 def check_not_all_failed(results: Sequence[ItemResult]) -> None:
-    """Every item failing means the model is down or misconfigured: raise rather than post a hollow digest."""
-    status = Counter(r.get("status") for r in results)
-    if status["failed"] and not status["kept"] and not status["dropped"]:
-        first = next(r.get("detail", "") for r in results if r.get("status") == "failed")
-        raise RunError(
-            f"all {status['failed']} items failed in the agents, nothing was posted. First error: {first}. "
-            "Check the LLM settings ([llm] in config/digestbot.toml, the API key) "
-            "or run without a model (offline mode)."
-        )
+    """Raise rather than post a hollow digest when the model is down or misconfigured.
+
+    That is: every item failed, or nothing was kept and every item that got past the classifier
+    failed in the summarizer or judge (the classifier's own drops do not show a working model).
+    """
+    failed = [r for r in results if r.get("status") == "failed"]
+    if not failed or any(r.get("status") == "kept" or "verdict" in r for r in results):
+        return
+    late = [r for r in failed if r.get("detail", "").startswith(("summarizer:", "judge:"))]
+    if not late and len(failed) < len(results):
+        return
+    if len(failed) == len(results):
+        scope = f"all {len(failed)} items failed in the agents"
+    else:
+        dropped = len(results) - len(failed)
+        scope = f"all {len(late)} items that reached the summarizer failed ({dropped} dropped before it)"
+    raise RunError(
+        f"{scope}, nothing was posted. First error: {(late or failed)[0].get('detail', '')}. "
+        "Check the LLM settings ([llm] in config/digestbot.toml, the API key) "
+        "or run without a model (offline mode)."
+    )
 
 
 def run_digest(
