@@ -10,8 +10,10 @@ from rich.console import Console
 
 from digestbot.cli import settings_or_exit
 from digestbot.cli.cmd_fetch import resolve_window
+from digestbot.cli.cmd_post import EXIT_REFUSED
 from digestbot.cli.progress import PipelineProgress
 from digestbot.cli.report import print_outcome
+from digestbot.digest_json import LATEST, digests_dir
 from digestbot.runner import RunError, run_digest
 from digestbot.settings import ConfigError
 from digestbot.sources import parse_source_names
@@ -40,6 +42,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Make this week's digest: fetch, classify, summarize, judge, compose, post."""
+        from digestbot.delivery import DeliveryRefused
+        from digestbot.slack.errors import SlackDeliveryError
+
         settings = settings_or_exit()
         try:
             window = resolve_window(settings, since, first, last)
@@ -67,6 +72,14 @@ def register(app: typer.Typer) -> None:
                 )
         except (RunError, StoreError) as exc:
             typer.secho(f"run failed: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        except DeliveryRefused as exc:
+            typer.secho(f"not posted: {exc}", fg="yellow", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+        except SlackDeliveryError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            kept = digests_dir(settings) / LATEST
+            typer.secho(f"the digest is kept in {kept}; re-send it with `digestbot post --last`", err=True)
             raise typer.Exit(1) from None
         print_outcome(outcome)
         if outcome.ingest is not None and outcome.ingest.failed:
