@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +318,21 @@ def test_an_actions_block_with_an_over_long_button_value_is_rejected() -> None:
             )
     expected = ["[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]"]
     assert ("invalid_blocks", expected) == (info.value.response["error"], info.value.response["errors"])
+
+
+def test_stall_after_applies_the_call_and_holds_the_answer(slack: SlackServer) -> None:
+    """The message is in the channel while its answer waits; release() lets the answer out."""
+    slack.fault("stall_after", method="chat.postMessage")
+    client = WebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
+    answers: list[Any] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(client.chat_postMessage(channel="#llm-digest", text="x"))
+    )
+    sender.start()
+    deadline = time.monotonic() + 10
+    while not slack.messages("C0DIGEST01") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    landed_before_answer = (len(slack.messages("C0DIGEST01")), len(answers))
+    slack.release()
+    sender.join(timeout=10)
+    assert ((1, 0), True) == (landed_before_answer, answers[0]["ok"])

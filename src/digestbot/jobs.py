@@ -149,13 +149,12 @@ def run_weekly(settings: Settings, window: Window, rt: JobRuntime) -> Outcome:
                     finish_run(engine, key)  # e.g. posted by `digestbot run`, or adopted after a crash
                 log.info("%s: already posted", key)
                 return "already_done"
-            start_run(
-                engine,
-                key,
-                job=WEEKLY,
-                args={"start": window.start.isoformat(), "end": window.end.isoformat()},
+            args = {"start": window.start.isoformat(), "end": window.end.isoformat()}
+            start_run(engine, key, job=WEEKLY, args=args)
+            resumed = run is not None and run.status == "running"  # its worker died: this lock was free
+            log.info(
+                "%s: %s", key, "resuming a run a stopped worker left unfinished" if resumed else "started"
             )
-            log.info("%s: started", key)
             try:
                 outcome = run_digest(
                     settings,
@@ -202,7 +201,6 @@ def resume_interrupted() -> list[Outcome]:
         if weekly_key(settings, window) != run.key:
             log.warning("%s: not resumed, the Slack channel changed since it started", run.key)
             continue
-        log.info("%s: resuming an interrupted run", run.key)
         results.append(run_weekly(settings, window, rt))
     return results
 

@@ -5,8 +5,10 @@ conversations.history, conversations.replies and (for the app-level token) apps.
 which hands out the URL of a local Socket Mode server, like Slack does (HTTP 200 with `ok:false`
 for API errors, `\\/`-escaped JSON, string `ts`, channel IDs in answers). Messages are validated
 against Slack's limits and rejected with Slack's error bodies. Scripted faults: 429 with
-Retry-After and an empty body, 5xx, any Slack error code, or a dropped connection (before or after
-the request took effect). `stop()` and `restart()` (same port, same state) simulate an outage.
+Retry-After and an empty body, 5xx, any Slack error code, a dropped connection (before or after
+the request took effect), or an answer held back after the request took effect (`stall_after`,
+until `release()`: the client can be killed meanwhile). `stop()` and `restart()` (same port, same
+state) simulate an outage.
 `response_url(...)` gives a slash command's response URL on this server; what is POSTed there is
 kept in `responses`. files_upload_v2 works end to end: files.getUploadURLExternal hands out an
 upload URL on this server, the raw bytes POSTed there are kept (`files()`), and
@@ -36,7 +38,7 @@ from digestbot.testing.slack_workspace import (
 )
 
 RESPONSE_PATH = "/commands/"
-FaultKind = Literal["rate_limit", "server_error", "error", "disconnect", "disconnect_after"]
+FaultKind = Literal["rate_limit", "server_error", "error", "disconnect", "disconnect_after", "stall_after"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class _State:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)  # ends every `stall_after`
 
     def take_fault(self, method: str) -> Fault | None:
         for index, fault in enumerate(self.faults):
@@ -111,10 +114,15 @@ class _Handler(BaseHTTPRequestHandler):
                 state.requests.append(RecordedRequest(method, headers, body, 0, "disconnected"))
                 self.close_connection = True
                 return  # no response at all: the client sees the connection drop
-            status, payload = self._fault(fault) if fault else answer(state.workspace, method, headers, body)
+            stall = fault is not None and fault.kind == "stall_after"
+            status, payload = (
+                self._fault(fault) if fault and not stall else answer(state.workspace, method, headers, body)
+            )
             code = payload.get("error") if payload else ("ratelimited" if status == 429 else f"http_{status}")
             state.requests.append(RecordedRequest(method, headers, body, status, code))
-        self._send(status, payload, fault)
+        if stall:  # the call took effect; its answer waits (the client may die meanwhile)
+            state.released.wait(timeout=120)
+        self._send(status, payload, None if stall else fault)
 
     def _response_url(self, state: _State, path: str) -> None:
         """A slash command's response_url: Slack answers 200 `ok` (text) to a JSON message."""
@@ -269,7 +277,12 @@ class SlackServer:
         with self._state.lock:
             self._state.faults.extend([Fault(kind, method, **options)] * times)
 
+    def release(self) -> None:
+        """Let every `stall_after` answer go out (also done by `stop`)."""
+        self._state.released.set()
+
     def start(self) -> Self:
+        self._state.released.clear()
         self._server = _Server(("127.0.0.1", self._port), _Handler)
         self._port = self._server.server_address[1]
         self._state.workspace.base_url = f"http://127.0.0.1:{self._port}"
@@ -285,6 +298,7 @@ class SlackServer:
 
     def stop(self) -> None:
         """Stop answering (connections are refused) but keep the workspace's state."""
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
