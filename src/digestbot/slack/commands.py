@@ -26,6 +26,7 @@ from digestbot.domain import Window
 from digestbot.settings import Category, ConfigError, Settings, SlackConfig
 from digestbot.slack import command_text as say
 from digestbot.slack.ondemand import Call, OnDemandRuns, Scope, follow, start_run
+from digestbot.slack.search_command import search_archive
 from digestbot.slack.services import services_of
 from digestbot.store import digests as posts
 
@@ -54,6 +55,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "ヘルプ": show_help,
     "categories": show_categories,
     "カテゴリ": show_categories,
+    "search": search_archive,
+    "検索": search_archive,
 }
 
 
