@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from digestbot.agents.base import AgentError, Agents, UsageReport
@@ -22,6 +22,10 @@ from digestbot.settings import Category
 
 class ResultStore(Protocol):
     def get(self, key: str) -> Any | None: ...
+
+    def get_many(self, keys: Iterable[str]) -> Mapping[str, Any]:
+        """The stored values of those keys that have one (one query for a whole batch)."""
+        ...
 
     def put(self, key: str, value: Any) -> None: ...
 
@@ -71,9 +75,10 @@ class CachedAgents:
     ) -> list[Classification | AgentError]:
         cats = categories_hash(categories)
         keys = [self._key("classifier", cats, item_hash(item)) for item in items]
+        stored = self.store.get_many(keys)
         found: list[Classification | AgentError | None] = []
         for item, key in zip(items, keys, strict=True):
-            cached = self.store.get(key)
+            cached = stored.get(key)
             if cached is None:
                 found.append(None)
             else:

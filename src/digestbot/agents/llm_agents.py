@@ -127,6 +127,8 @@ class LlmAgents:
         self.specs: dict[str, AgentSpec] = load_agents(agents_dir or settings.agents_dir)
         if (trends := (agents_dir or settings.agents_dir) / "trends.md").is_file():
             self.specs["trends"] = load_agent(trends)  # optional: the trends section's 考察
+        # Built once: the result cache asks for a fingerprint per item, and building a schema is slow.
+        self._schemas = {name: output_schema(spec.schema) for name, spec in self.specs.items()}
         self.usage = UsageReport(model=llm.model)
         self._caller = LlmCaller(llm, self.usage, sleep=sleep)
         limiter = InMemoryRateLimiter(requests_per_second=llm.requests_per_second, check_every_n_seconds=0.02)
@@ -158,7 +160,7 @@ class LlmAgents:
             "prompt": spec.prompt_hash,
             "model": model_name,
             "temperature": temperature,
-            "schema": output_schema(spec.schema),
+            "schema": self._schemas[agent],
         }
         if agent == "judge" and self.guidance:
             parts["guidance"] = self.guidance.key()
