@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from digestbot import jobs
@@ -25,6 +26,7 @@ from digestbot.delivery import deliver, period_key
 from digestbot.runner import run_digest
 from digestbot.serve import serve
 from digestbot.settings import Settings, load_settings
+from digestbot.slack.commands import COMMAND
 from digestbot.slack.errors import SlackDeliveryError
 from digestbot.store import ItemStore
 from digestbot.store import digests as posts
@@ -240,3 +242,16 @@ def test_serve_without_a_bot_token_says_what_to_set(
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["serve"])
     assert (1, True) == (result.exit_code, "SLACK_BOT_TOKEN is not set" in result.output)
+
+
+def test_procfile_and_manifest_match_the_worker() -> None:
+    """The Procfile runs `digestbot serve`; the manifest declares /digest and Socket Mode."""
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert ("worker: digestbot serve\n", [COMMAND], True) == (
+        (ROOT / "Procfile").read_text(encoding="utf-8"),
+        commands,
+        manifest["settings"]["socket_mode_enabled"],
+    )
+    assert {"chat:write", "commands", "channels:history", "channels:read"} <= scopes
