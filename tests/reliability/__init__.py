@@ -1,0 +1,1 @@
+"""End-to-end fault-injection and hostile-input suite (see docs/RELIABILITY.md)."""
