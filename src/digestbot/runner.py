@@ -255,7 +255,10 @@ def run_digest(
         if dry_run:
             from digestbot.slack.render import render_digest
 
-            blocks = [dict(message) for message in render_digest(digest, tz=settings.app.general.timezone)]
+            messages = render_digest(
+                digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons
+            )
+            blocks = [dict(message) for message in messages]
         outcome.outputs = write_outputs(outcome, out_dir or default_out_dir(settings, window), blocks=blocks)
         save_latest(digest, settings, outcome.stats())
         if not dry_run:
