@@ -29,6 +29,10 @@ class ResultStore(Protocol):
 
     def put(self, key: str, value: Any) -> None: ...
 
+    def put_many(self, values: Mapping[str, Any]) -> None:
+        """Store several values in one transaction."""
+        ...
+
 
 def digest_of(*parts: str) -> str:
     hasher = hashlib.sha256()
@@ -87,10 +91,12 @@ class CachedAgents:
         misses = [i for i, value in enumerate(found) if value is None]
         if misses:
             answers = await self.inner.classify([items[i] for i in misses], categories)
+            fresh: dict[str, Any] = {}
             for index, answer in zip(misses, answers, strict=True):
                 found[index] = answer
                 if isinstance(answer, Classification):
-                    self.store.put(keys[index], answer.model_dump(mode="json"))
+                    fresh[keys[index]] = answer.model_dump(mode="json")
+            self.store.put_many(fresh)
         return [value for value in found if value is not None]
 
     async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
