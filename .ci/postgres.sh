@@ -24,8 +24,8 @@ run_as_pg() {
   fi
 }
 
-if run_as_pg "$bindir/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-  echo "postgres already running on $PORT" >&2
+if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$PORT" 2>/dev/null; then
+  echo "a PostgreSQL server already answers on 127.0.0.1:$PORT; using it" >&2
 else
   rm -rf "$DATA"
   mkdir -p "$DATA"
