@@ -109,6 +109,14 @@ def test_page_shows_the_thread_replies() -> None:
     )
 
 
+def test_chart_is_shown_in_the_thread() -> None:
+    """A trends chart given to the preview appears in the thread as an embedded PNG."""
+    png = b"\x89PNG\r\n\x1a\nfake"
+    page = render_preview(render_digest(representative_digest()), chart_png=png, posted_at=GENERATED_AT)
+    assert 'src="data:image/png;base64,iVBORw0KGgpmYWtl"' in page
+    assert "スレッド" in page
+
+
 def test_chromium_renders_the_preview_like_a_slack_message(tmp_path: Path) -> None:
     """Headless Chromium: the DOM holds every title, and the screenshot has text and Slack-blue links."""
     digest = representative_digest()

@@ -10,8 +10,32 @@ import typer
 
 from digestbot.cli import settings_or_exit
 from digestbot.digest_json import LATEST, DigestFileError, digests_dir, read_digest
+from digestbot.domain import Digest
+from digestbot.settings import Settings
 
 PREVIEW = "preview.html"
+
+
+def _chart(digest: Digest, settings: Settings) -> bytes | None:
+    """The trends chart the thread will carry, or None (no trends section, or it cannot be drawn)."""
+    config = settings.app.trends
+    if digest.trends is None or not config.chart_in_thread:
+        return None
+    from digestbot.chart import ChartError, digest_chart
+    from digestbot.store import ItemStore, StoreError
+
+    try:
+        with ItemStore(settings.store_url) as store:
+            return digest_chart(
+                digest,
+                store.engine,
+                settings.categories,
+                weeks=config.chart_weeks,
+                tz=settings.app.general.timezone,
+            )
+    except (ChartError, StoreError) as exc:
+        typer.secho(f"note: the preview has no chart: {exc}", fg="yellow", err=True)
+        return None
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +62,13 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
         tz = settings.app.general.timezone
-        messages = render_digest(digest, tz=tz)
+        messages = render_digest(digest, tz=tz, votes=settings.app.feedback.buttons)
         page = render_preview(
-            messages, channel=settings.app.slack.channel, posted_at=digest.generated_at, tz=tz
+            messages,
+            channel=settings.app.slack.channel,
+            posted_at=digest.generated_at,
+            tz=tz,
+            chart_png=_chart(digest, settings),
         )
         target = out or digests_dir(settings) / PREVIEW
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ inert text. The first message is the channel post, the others are its thread rep
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Sequence
@@ -106,6 +107,18 @@ def _message(message: SlackMessage, *, bot: str, when: str, footer: str = "") ->
 </div>"""
 
 
+def _chart(png: bytes, *, bot: str, when: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f"""<div class="message">
+  <div class="avatar">📚</div>
+  <div class="content">
+    <div class="meta"><span class="name">{html.escape(bot)}</span><span class="app">アプリ</span>
+      <span class="time">{html.escape(when)}</span></div>
+    <img class="chart" alt="カテゴリごとの週別採用件数の棒グラフ" src="data:image/png;base64,{data}">
+  </div>
+</div>"""
+
+
 _CSS = """
 :root { --text:#1d1c1d; --muted:#616061; --link:#1264a3; --line:#e8e8e8; }
 * { box-sizing:border-box; }
@@ -137,6 +150,7 @@ a:hover { text-decoration:underline; }
 code { font-family:Monaco,Menlo,Consolas,"Courier New",monospace; font-size:12px; color:#e01e5a;
   background:rgba(29,28,29,.04); border:1px solid rgba(29,28,29,.13); border-radius:3px; padding:2px 3px; }
 .context code { font-size:11px; }
+.chart { max-width:100%; border:1px solid var(--line); border-radius:8px; margin:4px 0; }
 .mention { color:var(--link); background:rgba(29,155,209,.1); border-radius:3px; padding:0 2px; }
 .replies { margin-top:4px; font-size:13px; font-weight:700; color:var(--link); }
 .thread { margin:8px 20px 24px 64px; border-left:3px solid var(--line); }
@@ -151,15 +165,22 @@ def render_preview(
     bot: str = "digestbot",
     posted_at: datetime | None = None,
     tz: str = "Asia/Tokyo",
+    chart_png: bytes | None = None,
 ) -> str:
-    """The whole HTML page for the messages of one digest (first = channel post, rest = thread)."""
+    """The whole HTML page for the messages of one digest (first = channel post, rest = thread).
+
+    `chart_png`, when given, is shown in the thread as the uploaded trends chart would be.
+    """
     local = posted_at.astimezone(ZoneInfo(tz)) if posted_at else None
     when = f"{local.month}月{local.day}日 {local:%H:%M}" if local else "プレビュー"
     first, replies = messages[0], messages[1:]
-    summary = f'\n    <div class="replies">{len(replies)}件の返信</div>' if replies else ""
+    posts = [_message(m, bot=bot, when=when) for m in replies]
+    if chart_png:
+        posts.append(_chart(chart_png, bot=bot, when=when))
+    summary = f'\n    <div class="replies">{len(posts)}件の返信</div>' if posts else ""
     thread = ""
-    if replies:
-        items = "\n".join(_message(m, bot=bot, when=when) for m in replies)
+    if posts:
+        items = "\n".join(posts)
         thread = f'<section class="thread"><h2>スレッド</h2>\n{items}\n</section>'
     title = html.escape(unescape(first["text"]))
     return f"""<!DOCTYPE html>
