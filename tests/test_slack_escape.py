@@ -55,6 +55,13 @@ def test_clean_drops_control_characters_but_keeps_newlines() -> None:
     assert clean("a\x00b\x1bc\nd") == "abc\nd"
 
 
+def test_clean_drops_bidi_overrides_and_zero_width_spaces_but_keeps_joiners() -> None:
+    """An unclosed RTL override cannot reverse the digest's line; emoji ZWJ sequences survive."""
+    text = "paper \u202egnp.exe\u202c \u2066x\u2069 a\u200bb \ufeff👨\u200d👩\u200d👧"
+    expected = "paper gnp.exe x ab 👨\u200d👩\u200d👧"
+    assert expected == clean(text)
+
+
 def test_clean_inline_collapses_whitespace_and_neutralises_bold_markers() -> None:
     """Titles are one line and cannot close our *bold*."""
     assert clean_inline("  Self-*  Reasoning\n\tat  Scale ") == "Self-＊ Reasoning at Scale"

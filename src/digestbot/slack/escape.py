@@ -38,12 +38,24 @@ def defang(text: str) -> str:
     return _BROADCAST.sub("＠", text)
 
 
+# bidi embeddings/overrides/isolates and marks (an unclosed U+202E reverses the rest of the line) and
+# zero-width spaces; ZWJ/ZWNJ stay (emoji sequences, Persian/Indic text)
+_INVISIBLE = frozenset(
+    "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+
+
 def _printable(text: str) -> str:
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cs"})
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\n\t" or (unicodedata.category(ch) not in {"Cc", "Cs"} and ch not in _INVISIBLE)
+    )
 
 
 def clean(text: str) -> str:
-    """Scraped or LLM text -> safe mrkdwn: control characters dropped, escaped, broadcasts defanged."""
+    """Scraped or LLM text -> safe mrkdwn: control, bidi and zero-width characters dropped, escaped,
+    broadcasts defanged."""
     return defang(escape(_printable(text))).strip()
 
 
