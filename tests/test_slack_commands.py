@@ -372,3 +372,25 @@ def test_progress_line_counts_each_stage() -> None:
     assert "生成中…（直近3日・全カテゴリ） 分類 10/10・要約 1/4・審査 0/4" == progress.text(
         "直近3日・全カテゴリ"
     )
+
+
+async def test_unreachable_database_still_acks_and_says_so(slack: SlackServer, tmp_path: Path) -> None:
+    """The store is down: the command is acked anyway and the asker is told in plain Japanese."""
+    folder = write_config(tmp_path / "config", ROOT / "config" / "categories.toml")
+    down = "postgresql+psycopg://postgres@127.0.0.1:9/nothing?connect_timeout=2"
+    env = worker_environ(folder, tmp_path / "data", down, slack.api_url, bot_token=slack.token)
+    settings = load_settings(folder, env, env_file=tmp_path / "no.env")
+    services = BotServices(ConfigHolder(lambda: settings), progress_interval=0, notify_admin=lambda *_: None)
+    client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+    bot = Bot(
+        build_app(services, client, signing_secret=SECRET, process_before_response=True), services, slack
+    )
+    try:
+        acked = body_text(await bot.command("3d"))
+        await bot.settle()
+    finally:
+        services.close()
+    assert (True, "データベースに接続できませんでした。しばらくしてから、もう一度お試しください。") == (
+        acked.startswith("生成中…"),
+        bot.answers()[-1],
+    )

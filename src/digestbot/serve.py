@@ -139,6 +139,7 @@ async def serve(
     runtime = jobs.JobRuntime(holder)
     jobs.configure(runtime)
     services = BotServices(holder)
+    await services.blocking(services.engine, settings.store_url)  # opened now, so /digest acks fast
     scheduler = start_scheduler(settings, holder, resync_seconds=resync_seconds)
     slack = connect_slack(settings, services)
     log.info("digestbot serve is ready")

@@ -16,6 +16,7 @@ days), the answer is a link to that post, not a second copy.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ from digestbot.slack.ondemand import Call, OnDemandRuns, Scope, follow, start_ru
 from digestbot.slack.search_command import search_archive
 from digestbot.slack.services import services_of
 from digestbot.store import digests as posts
+
+log = logging.getLogger(__name__)
 
 COMMAND = "/digest"
 MAX_DAYS = 31
@@ -121,6 +124,18 @@ def register(app: AsyncApp) -> None:
             await request_digest(call, settings, words, state)
 
 
+async def already_posted(call: Call, settings: Settings, period: str) -> posts.DigestPost | None:
+    """This channel's post for `period`, if done. A store problem here must not cost the ack: the
+    check is skipped, and delivery (idempotent) or its error answer comes later."""
+    try:
+        engine = await call.services.blocking(call.services.engine, settings.store_url)
+        post = await call.services.blocking(posts.find_post, engine, call.channel_id, period)
+    except Exception:  # logged; the run's own store access reports the problem to the asker
+        log.warning("/digest: could not check for an earlier post of %s", period, exc_info=True)
+        return None
+    return post if post is not None and post.status == "posted" else None
+
+
 async def request_digest(call: Call, settings: Settings, words: Sequence[str], state: OnDemandRuns) -> None:
     """Ack (or refuse), then generate or join, and deliver in the background."""
     slack = settings.app.slack
@@ -137,12 +152,10 @@ async def request_digest(call: Call, settings: Settings, words: Sequence[str], s
     run = state.runs.get(scope)
     window = run.window if run is not None else Window.since(f"{scope.days}d", now=call.services.now())
     period = scope.period(window, settings.app.general.timezone)
-    if to_channel:
-        engine = await call.services.blocking(call.services.engine, settings.store_url)
-        post = await call.services.blocking(posts.find_post, engine, call.channel_id, period)
-        if post is not None and post.status == "posted":
-            await call.ack(text=say.already_posted(scope.label(settings), post.permalink))
-            return
+    post = await already_posted(call, settings, period) if to_channel else None
+    if post is not None:
+        await call.ack(text=say.already_posted(scope.label(settings), post.permalink))
+        return
     run = state.runs.get(scope)  # again: another request may have started it meanwhile
     joined = run is not None
     if run is None:

@@ -97,6 +97,7 @@ class Run:
     window: Window
     progress: Progress
     task: asyncio.Task[Digest]
+    admin_told: bool = False  # the admin channel hears of a failure once, not once per asker
 
 
 @dataclass
@@ -172,7 +173,8 @@ async def follow(
     except Exception as exc:
         log.exception("/digest %s failed", label)
         await call.tell(say.failure(exc))
-        if say.needs_admin(exc):
+        if say.needs_admin(exc) and not run.admin_told:
+            run.admin_told = True
             await call.services.blocking(call.services.notify_admin, settings, say.admin_failure(label, exc))
     finally:
         reporter.cancel()
