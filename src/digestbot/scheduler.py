@@ -62,6 +62,14 @@ def check_schedule(schedule: ScheduleConfig) -> None:
             raise ConfigError(f"schedule.{job_id}: not a usable schedule: {exc}") from None
 
 
+def check_settings_schedule(settings: Settings) -> None:
+    """`check_schedule`, its one-line error naming the config file (for `config check` and the worker)."""
+    try:
+        check_schedule(settings.app.schedule)
+    except ConfigError as exc:
+        raise ConfigError(f"{settings.config_dir / 'digestbot.toml'}: {exc}") from None
+
+
 def build_scheduler(
     settings: Settings, *, scheduler_class: type[BaseScheduler] = AsyncIOScheduler, **options: Any
 ) -> BaseScheduler:
