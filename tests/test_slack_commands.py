@@ -394,3 +394,27 @@ async def test_unreachable_database_still_acks_and_says_so(slack: SlackServer, t
         acked.startswith("生成中…"),
         bot.answers()[-1],
     )
+
+
+async def test_private_answer_in_a_channel_without_the_bot_says_to_invite_it(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Ephemeral results need the bot in the channel too: chat.postEphemeral's refusal becomes advice."""
+    with SlackServer(member_of=["llm-digest"]) as outside:
+        settings = make_settings(via=outside, ondemand_visibility="ephemeral")
+        services = BotServices(
+            ConfigHolder(lambda: settings), progress_interval=0, notify_admin=lambda *_: None
+        )
+        client = AsyncWebClient(token=outside.token, base_url=outside.api_url)
+        bot = Bot(
+            build_app(services, client, signing_secret=SECRET, process_before_response=True),
+            services,
+            outside,
+        )
+        try:
+            await bot.command("3d", channel_id=RANDOM_ID, channel_name="random")
+            await bot.settle()
+        finally:
+            services.close()
+        answer = bot.answers()[-1]
+    assert (True, []) == ("`/invite @digestbot` で招待してから" in answer, outside.ephemeral())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from slack_sdk.errors import SlackApiError
+
 from digestbot.runner import RunError
 from digestbot.settings import Category, Settings
 from digestbot.slack.errors import SlackDeliveryError
@@ -115,13 +117,24 @@ def nothing_found(label: str) -> str:
     )
 
 
+def slack_code(exc: BaseException) -> str | None:
+    """Slack's error code behind a failed post (our publisher's error or the SDK's), else None."""
+    if isinstance(exc, SlackDeliveryError):
+        return exc.code
+    if isinstance(exc, SlackApiError):
+        code = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        return str(code) if code else "server_error"
+    return None
+
+
 def failure(exc: BaseException) -> str:
     """The asker's answer for a failed run."""
-    if isinstance(exc, SlackDeliveryError):
-        if exc.code in _CREDENTIALS:
+    code = slack_code(exc)
+    if code is not None:
+        if code in _CREDENTIALS:
             return "ボットの認証設定に問題があり投稿できませんでした。管理者に通知しました。"
         return _SLACK_ANSWERS.get(
-            exc.code, "Slackへの投稿に失敗しました。しばらくしてから、もう一度お試しください。"
+            code, "Slackへの投稿に失敗しました。しばらくしてから、もう一度お試しください。"
         )
     if isinstance(exc, RunError):
         return "要約の生成に失敗しました（言語モデルに接続できない可能性があります）。管理者に通知しました。"
@@ -132,9 +145,8 @@ def failure(exc: BaseException) -> str:
 
 def needs_admin(exc: BaseException) -> bool:
     """Whether an admin must act (the asker alone cannot fix it)."""
-    if isinstance(exc, SlackDeliveryError):
-        return exc.code in _CREDENTIALS or exc.code not in _SLACK_ANSWERS
-    return True
+    code = slack_code(exc)
+    return code is None or code in _CREDENTIALS or code not in _SLACK_ANSWERS
 
 
 def admin_failure(label: str, exc: BaseException) -> str:
