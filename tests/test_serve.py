@@ -244,6 +244,25 @@ def test_serve_without_a_bot_token_says_what_to_set(
     assert (1, True) == (result.exit_code, "SLACK_BOT_TOKEN is not set" in result.output)
 
 
+def test_serve_with_an_unreachable_database_says_so(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DATABASE_URL pointing nowhere: exit 1 naming the store (password hidden), no traceback."""
+    for name in list(os.environ):
+        if name.startswith(OURS):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(settings.config_dir))
+    monkeypatch.setenv("DATABASE_URL", "postgres://bot:secret@127.0.0.1:9/digest?connect_timeout=2")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["serve"])
+    assert (1, True, False) == (
+        result.exit_code,
+        "cannot open the store (postgresql+psycopg://bot:***@127.0.0.1:9/" in result.output,
+        "secret" in result.output,
+    )
+
+
 def test_procfile_and_manifest_match_the_worker() -> None:
     """The Procfile runs `digestbot serve`; the manifest declares /digest and Socket Mode."""
     manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))

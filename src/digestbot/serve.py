@@ -23,16 +23,18 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot import jobs
 from digestbot.config_reload import ConfigHolder
 from digestbot.delivery import DeliveryRefused, reconcile_pending
 from digestbot.scheduler import MEMORY, PERSISTENT, build_scheduler, sync_jobs
-from digestbot.settings import Settings
+from digestbot.settings import Settings, redact_url
 from digestbot.slack.app import app_from_settings
 from digestbot.slack.errors import SlackDeliveryError
 from digestbot.slack.services import BotServices
 from digestbot.store import StoreError
+from digestbot.store.schema import error_line
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +134,17 @@ async def serve(
     settings = holder.current()
     if settings.secrets.slack_bot_token is None:
         raise ServeError("SLACK_BOT_TOKEN is not set: put the bot token (xoxb-…) in the environment or .env")
-    try:
-        await asyncio.to_thread(_reconcile, settings)
-    except StoreError as exc:
-        raise ServeError(f"cannot open the store: {exc}") from None
     runtime = jobs.JobRuntime(holder)
     jobs.configure(runtime)
     services = BotServices(holder)
-    await services.blocking(services.engine, settings.store_url)  # opened now, so /digest acks fast
-    scheduler = start_scheduler(settings, holder, resync_seconds=resync_seconds)
+    try:
+        await asyncio.to_thread(_reconcile, settings)
+        await services.blocking(services.engine, settings.store_url)  # opened now, so /digest acks fast
+        scheduler = start_scheduler(settings, holder, resync_seconds=resync_seconds)
+    except (StoreError, SQLAlchemyError) as exc:
+        services.close()
+        detail = str(exc) if isinstance(exc, StoreError) else error_line(exc)
+        raise ServeError(f"cannot open the store ({redact_url(settings.store_url)}): {detail}") from None
     slack = connect_slack(settings, services)
     log.info("digestbot serve is ready")
     if on_ready is not None:
@@ -155,7 +159,11 @@ async def serve(
     abandoned = await _drain(runtime, services, grace_seconds)
     services.close()
     if abandoned:
-        log.warning("%d run(s) still going; they resume at the next start", abandoned)
+        log.warning(
+            "%d run(s) still going at exit: a weekly digest resumes at the next start, "
+            "a /digest can be asked again",
+            abandoned,
+        )
     log.info("stopped")
     return ServeResult(abandoned)
 
