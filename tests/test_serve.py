@@ -33,7 +33,7 @@ from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
 from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.socket_mode_server import SocketModeServer
-from digestbot.testing.worker_env import EVERY_TWO_SECONDS, sample_items, worker_environ, write_config
+from digestbot.testing.worker_env import EVERY_SECOND, sample_items, worker_environ, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_ID = "C0DIGEST01"
@@ -87,9 +87,9 @@ def servers() -> Iterator[tuple[SlackServer, SocketModeServer]]:
 def worker_env(
     servers: tuple[SlackServer, SocketModeServer], store_url: str, tmp_path: Path
 ) -> dict[str, str]:
-    """A config with the weekly digest due every two seconds, yesterday's papers in the store."""
+    """A config with the weekly digest due every second, yesterday's papers in the store."""
     slack, _ = servers
-    folder = write_config(tmp_path / "config", ROOT / "config" / "categories.toml", weekly=EVERY_TWO_SECONDS)
+    folder = write_config(tmp_path / "config", ROOT / "config" / "categories.toml", weekly=EVERY_SECOND)
     env = worker_environ(
         folder, tmp_path / "data", store_url, slack.api_url, bot_token=slack.token, app_token=slack.app_token
     )

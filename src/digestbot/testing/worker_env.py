@@ -16,7 +16,7 @@ from typing import Any
 
 from digestbot.domain import Item, SourceName
 
-EVERY_TWO_SECONDS = {"day_of_week": "*", "hour": "*", "minute": "*", "second": "*/2"}
+EVERY_SECOND = {"day_of_week": "*", "hour": "*", "minute": "*", "second": "*"}
 NEVER_SOON = {"day_of_week": "mon", "hour": "9", "minute": "0", "second": "0"}  # the real weekly default
 
 _TOPICS = (
