@@ -140,8 +140,7 @@ def weekly_period() -> str:
 def test_two_workers_post_the_weekly_digest_once_and_answer_digest_3d(
     servers: tuple[SlackServer, SocketModeServer], start_worker: Callable[[str], Worker]
 ) -> None:
-    """Two workers on one database: one weekly post at the scheduled times; /digest 3d is acked
-    within 3 s and delivered; SIGTERM stops both cleanly."""
+    """Two workers, one database: one weekly post; /digest 3d acked in 3 s and delivered; clean SIGTERM."""
     slack, socket = servers
     first, second = start_worker("first"), start_worker("second")  # Slack sends a command to one connection
     assert socket.wait_connected(timeout=30), first.output + second.output
@@ -169,8 +168,7 @@ def test_two_workers_post_the_weekly_digest_once_and_answer_digest_3d(
 def test_worker_killed_around_the_scheduled_time_posts_once_after_restart(
     servers: tuple[SlackServer, SocketModeServer], start_worker: Callable[[str], Worker], store_url: str
 ) -> None:
-    """SIGKILL after the weekly post reached Slack but before the worker heard back; the restarted
-    worker finds the post (reconciles), closes the run, and posts nothing more."""
+    """SIGKILL after the post reached Slack, before its answer: the restarted worker adopts it, no repost."""
     slack, _ = servers
     slack.fault("stall_after", method="chat.postMessage")  # the post lands; its answer never arrives
     first = start_worker("first")
