@@ -27,6 +27,7 @@ from digestbot.domain import Window
 from digestbot.settings import Category, ConfigError, Settings, SlackConfig
 from digestbot.slack import command_text as say
 from digestbot.slack.ondemand import Call, OnDemandRuns, Scope, follow, start_run
+from digestbot.slack.publish import is_channel_id
 from digestbot.slack.search_command import search_archive
 from digestbot.slack.services import services_of
 from digestbot.store import digests as posts
@@ -94,9 +95,8 @@ def parse_scope(words: Sequence[str], settings: Settings) -> Scope:
 def refusal(command: dict[str, Any], slack: SlackConfig) -> str | None:
     """Why this channel or user may not ask for a digest (None when allowed)."""
     channel = {str(command.get("channel_id", "")), "#" + str(command.get("channel_name", ""))}
-    if slack.allowed_channels and not channel & {
-        c if c[:1] in "CGD#" else "#" + c for c in slack.allowed_channels
-    }:
+    allowed = {c if is_channel_id(c) else "#" + c.removeprefix("#") for c in slack.allowed_channels}
+    if allowed and not channel & allowed:
         return say.channel_refused(slack.allowed_channels)
     user = {str(command.get("user_id", "")), str(command.get("user_name", ""))}
     if slack.allowed_users and not user & set(slack.allowed_users):
