@@ -226,6 +226,25 @@ def test_summarizer_down_after_classifier_drops_raises_instead_of_an_empty_diges
     assert not (settings.data_dir / "digests" / "latest.json").exists()
 
 
+def test_unwritable_digest_folder_is_a_run_error_before_anything_is_posted(
+    settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A digest folder that cannot be written (full disk, a file in the way) raises RunError naming it."""
+    settings = settings_for()
+    _seed(settings)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    model = _model()
+    with pytest.raises(RunError, match=r"cannot write the digest files in .*not-a-folder/out"):
+        run_digest(
+            settings,
+            WINDOW,
+            fetch=False,
+            out_dir=blocker / "out",
+            agents=build_agents(settings, chat_model=model),
+        )
+
+
 def test_only_category_keeps_one_category(settings_for: Callable[..., Settings]) -> None:
     """`--category` keeps only that category's items (and spends no summaries on the rest)."""
     settings = settings_for()

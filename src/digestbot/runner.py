@@ -259,8 +259,15 @@ def run_digest(
                 digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons
             )
             blocks = [dict(message) for message in messages]
-        outcome.outputs = write_outputs(outcome, out_dir or default_out_dir(settings, window), blocks=blocks)
-        save_latest(digest, settings, outcome.stats())
+        target = out_dir or default_out_dir(settings, window)
+        try:
+            outcome.outputs = write_outputs(outcome, target, blocks=blocks)
+            save_latest(digest, settings, outcome.stats())
+        except OSError as exc:  # a full disk or a read-only data dir: say so before posting anything
+            raise RunError(
+                f"cannot write the digest files in {target}: {exc.strerror or exc}; nothing was posted. "
+                "Free some space (or set general.data_dir) and run again: the agents' results are cached"
+            ) from exc
         if not dry_run:
             from digestbot.delivery import deliver
 
