@@ -314,7 +314,8 @@ class Stack:
         return [m for m in self.digest_messages() if m.get("thread_ts") in (None, m["ts"])]
 
     def stored(self) -> list[Item]:
-        with ItemStore(self.store_url) as store:
+        """Items in WINDOW in the store the config points at (DATABASE_URL wins, as in the CLI)."""
+        with ItemStore(self.settings().store_url) as store:
             return store.items_in_window(WINDOW)
 
     def stored_ids(self, source: SourceName | None = None) -> set[str]:
