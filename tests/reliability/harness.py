@@ -136,6 +136,7 @@ class FakeModel:
         )
     )
     rules: list[tuple[str, str, Reply]] = field(default_factory=list)
+    seen: list[tuple[str, str]] = field(default_factory=list)  # (schema, prompt) as each request arrives
 
     def on(self, schema: str, marker: str, reply: Reply) -> None:
         self.rules.insert(0, (schema, marker, reply))
@@ -143,6 +144,7 @@ class FakeModel:
     def __call__(self, request: dict[str, Any]) -> Any:
         schema = schema_name(request) or "text"
         text = user_text(request)
+        self.seen.append((schema, text))
         reply = next(
             (r for s, m, r in self.rules if s == schema and m in text), self.defaults.get(schema, "")
         )
