@@ -271,3 +271,20 @@ def test_generated_at_is_recent(settings_for: Callable[..., Settings]) -> None:
     _seed(settings)
     outcome = _run(settings, _model())
     assert datetime.now(UTC) - outcome.digest.generated_at < timedelta(minutes=5)
+
+
+def test_on_demand_runs_leave_latest_alone(settings_for: Callable[..., Settings]) -> None:
+    """A run with save_as_latest=False (an on-demand /digest) does not replace latest.json."""
+    settings = settings_for()
+    _seed(settings)
+    run_digest(settings, WINDOW, fetch=False, agents=build_agents(settings, chat_model=_model()))
+    latest = settings.data_dir / "digests" / "latest.json"
+    before = latest.read_bytes()
+    run_digest(
+        settings,
+        Window.since("3d", now=WINDOW.end),
+        fetch=False,
+        agents=build_agents(settings, chat_model=_model()),
+        save_as_latest=False,
+    )
+    assert before == latest.read_bytes()

@@ -194,8 +194,13 @@ def run_digest(
     on_progress: ProgressFn = _no_progress,
     on_fetch_progress: Callable[[Any], None] | None = None,
     on_items: Callable[[int], None] | None = None,
+    save_as_latest: bool = True,
 ) -> RunOutcome:
-    """Fetch → pipeline → files → (unless `dry_run`) Slack. Raises RunError/ConfigError/StoreError loudly."""
+    """Fetch → pipeline → files → (unless `dry_run`) Slack. Raises RunError/ConfigError/StoreError loudly.
+
+    `save_as_latest=False` (on-demand `/digest` runs) keeps `latest.json`, the digest that
+    `digestbot post --last` and `preview` use, pointing at the scheduled digest.
+    """
     from digestbot.agents.factory import build_agents
     from digestbot.digest_json import save_latest
     from digestbot.ingest import fetch_window
@@ -262,7 +267,8 @@ def run_digest(
         target = out_dir or default_out_dir(settings, window)
         try:
             outcome.outputs = write_outputs(outcome, target, blocks=blocks)
-            save_latest(digest, settings, outcome.stats())
+            if save_as_latest:
+                save_latest(digest, settings, outcome.stats())
         except OSError as exc:  # a full disk or a read-only data dir: say so before posting anything
             raise RunError(
                 f"cannot write the digest files in {target}: {exc.strerror or exc}; nothing was posted. "

@@ -131,6 +131,7 @@ def start_run(
             only_category=scope.category,
             out_dir=out_dir,
             on_progress=on_progress,
+            save_as_latest=False,
         )
         return outcome.digest
 
