@@ -135,7 +135,7 @@ def start_run(
         )
         return outcome.digest
 
-    task = services.tasks.spawn(services.blocking(generate))
+    task = services.tasks.spawn(services.pipeline(generate))
     run = Run(window, progress, task)
     state.runs[scope] = run
     task.add_done_callback(lambda _: state.runs.pop(scope, None) if state.runs.get(scope) is run else None)

@@ -69,7 +69,11 @@ class BotServices:
     notify_admin: Callable[[Settings, str], Any] = post_admin_message
     progress_interval: float = 5.0  # seconds between two progress updates to the asker
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="digest")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="digest-io")
+    )
+    # Digests run apart from the quick calls above, so a flood of long runs can never hold up an ack.
+    pipelines: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="digest-run")
     )
     tasks: Tasks = field(default_factory=Tasks)
     _engines: dict[str, Engine] = field(default_factory=dict)
@@ -81,9 +85,14 @@ class BotServices:
         return self._engines[url]
 
     async def blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run blocking work (the pipeline, the store, the sync Slack client) off the event loop."""
+        """Run quick blocking work (the config, the store, the sync Slack client) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    async def pipeline(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a digest pipeline: at most two at once, in their own threads (see `pipelines`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pipelines, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         """Dispose the engines; running work in the executor is not waited for."""
@@ -91,6 +100,7 @@ class BotServices:
             engine.dispose()
         self._engines.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pipelines.shutdown(wait=False, cancel_futures=True)
 
 
 def services_of(context: Any) -> BotServices:
