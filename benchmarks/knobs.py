@@ -1,0 +1,109 @@
+"""The benchmark's knobs, and the config folders (ours, naive) built from `config/` by overrides."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """What the simulated world looks like and how the bot is configured for it."""
+
+    latency_median: float = 0.8  # seconds, lognormal
+    latency_p95: float = 3.0
+    max_concurrency: int = 8  # llm.max_concurrency (also the graph's max_concurrency)
+    requests_per_minute: int = 600  # the server's limit (429 + Retry-After beyond it); the client paces at it
+    arxiv_delay: float = 3.0  # the real etiquette delay, also on loopback
+    arxiv_page_size: int = 2000  # the API's maximum
+    arxiv_entries: int = 3000
+    qiita_items: int = 300
+    zenn_articles: int = 200
+    naive_sample: int = 10  # the timed naive run takes 1 item in N (deterministic by id hash)
+    ingest_entries: int = 10_000
+    seed: int = 7
+    model: str = "openai:gpt-4o-mini"
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests_per_minute / 60
+
+
+def ours_overrides(knobs: Knobs) -> dict[str, Any]:
+    """The shipped configuration, pointed at the local servers with the benchmark's limits."""
+    return {
+        "sources.arxiv.page_size": knobs.arxiv_page_size,
+        "sources.arxiv.delay_seconds": knobs.arxiv_delay,
+        "llm.max_concurrency": knobs.max_concurrency,
+        "llm.requests_per_second": knobs.requests_per_second,
+    }
+
+
+def naive_overrides(knobs: Knobs) -> dict[str, Any]:
+    """One call per agent per item: no prefilter, no shortlist (batch size 1 comes from the agents copy)."""
+    return {
+        **ours_overrides(knobs),
+        "pipeline.prefilter.enabled": False,
+        "pipeline.shortlist_factor": 0,
+        "pipeline.min_classifier_relevance": 1,
+    }
+
+
+def patch_toml(text: str, overrides: Mapping[str, Any]) -> str:
+    """Set `table.key = value` lines in a TOML document (the key is added under its table if absent)."""
+    for dotted, value in overrides.items():
+        table, _, key = dotted.rpartition(".")
+        literal = json.dumps(value, ensure_ascii=False)
+        header = re.search(rf"^\[{re.escape(table)}\][ \t]*(#.*)?$", text, re.MULTILINE)
+        if header is None:
+            text += f"\n[{table}]\n{key} = {literal}\n"
+            continue
+        following = re.search(r"^\[", text[header.end() :], re.MULTILINE)
+        end = header.end() + (following.start() if following else len(text) - header.end())
+        body = text[header.end() : end]
+        line = re.compile(rf"^{re.escape(key)}[ \t]*=.*$", re.MULTILINE)
+        if line.search(body):
+            body = line.sub(f"{key} = {literal}".replace("\\", "\\\\"), body, count=1)
+        else:
+            body = f"\n{key} = {literal}" + body
+        text = text[: header.end()] + body + text[end:]
+    return text
+
+
+def write_config(dest: Path, overrides: Mapping[str, Any], *, strip_keywords: bool = False) -> Path:
+    """A copy of `config/` with `overrides` applied to digestbot.toml.
+
+    `strip_keywords` empties every category's keyword lists, which leaves the prefilter only the
+    team's interest terms (the LLM prompts never show keywords, so nothing else changes for them).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    categories = (ROOT / "config" / "categories.toml").read_text(encoding="utf-8")
+    if strip_keywords:
+        categories = re.sub(r"^(keywords_(?:en|ja)) = \[.*\]$", r"\1 = []", categories, flags=re.MULTILINE)
+    (dest / "categories.toml").write_text(categories, encoding="utf-8")
+    text = (ROOT / "config" / "digestbot.toml").read_text(encoding="utf-8")
+    (dest / "digestbot.toml").write_text(patch_toml(text, overrides), encoding="utf-8")
+    return dest
+
+
+def write_agents(dest: Path, *, classifier_batch: int | None = None) -> Path:
+    """A copy of `agents/`, with the classifier's `batch_size` replaced when given."""
+    shutil.copytree(ROOT / "agents", dest, dirs_exist_ok=True)
+    if classifier_batch is not None:
+        path = dest / "classifier.md"
+        text = re.sub(
+            r"^batch_size:.*$",
+            f"batch_size: {classifier_batch}",
+            path.read_text(encoding="utf-8"),
+            count=1,
+            flags=re.MULTILINE,
+        )
+        path.write_text(text, encoding="utf-8")
+    return dest

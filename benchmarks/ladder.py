@@ -1,0 +1,198 @@
+"""The cost ladder, rung by rung, and the knobs around the shipped setting, on the whole week.
+
+Each variant runs the real graph with no result cache against a zero-latency copy of the simulated
+model (arXiv delay 0): calls, tokens and the digest do not depend on latency, so this measures each
+rung's effect exactly and quickly. Its digest is compared with the naive one (rung 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fakes import CountingModel
+from benchmarks.knobs import ROOT, Knobs, ours_overrides, write_agents, write_config
+from benchmarks.proc import child, say, window_spec
+from benchmarks.week import Week
+from digestbot.settings import Category, Price
+from digestbot.testing.openai_server import OpenAIServer
+from digestbot.testing.simulated_llm import SimulatedLLM
+
+NAIVE = {
+    "pipeline.prefilter.enabled": False,
+    "pipeline.shortlist_factor": 0,
+    "pipeline.min_classifier_relevance": 1,
+}
+GATE_ONLY = {"pipeline.shortlist_factor": 0}
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    knob: str  # what a user changes to get it
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    classifier_batch: int | None = None  # None: the shipped agents/classifier.md
+    interests_only: bool = False  # prefilter on the interest terms alone (category keywords emptied)
+
+
+LADDER = (
+    Variant("naive", "0. naive: one call per agent per item", "(baseline)", NAIVE, 1),
+    Variant(
+        "prefilter",
+        "1. + keyword prefilter",
+        "pipeline.prefilter.enabled = true",
+        {**NAIVE, "pipeline.prefilter.enabled": True},
+        1,
+    ),
+    Variant(
+        "batched",
+        "2. + batched classification (8 per call)",
+        "agents/classifier.md batch_size: 8",
+        {**NAIVE, "pipeline.prefilter.enabled": True},
+    ),
+    Variant(
+        "gate",
+        "3. + classifier relevance gate (< 2 dropped)",
+        "pipeline.min_classifier_relevance = 2",
+        GATE_ONLY,
+    ),
+    Variant("shipped", "4. + shortlist (cap × 2 per category) = shipped", "pipeline.shortlist_factor = 2.0"),
+)
+AROUND = (
+    Variant("batch16", "shipped, classifier batch 16", "agents/classifier.md batch_size: 16", {}, 16),
+    Variant(
+        "factor1.5",
+        "shipped, shortlist factor 1.5",
+        "pipeline.shortlist_factor = 1.5",
+        {"pipeline.shortlist_factor": 1.5},
+    ),
+    Variant(
+        "factor1",
+        "shipped, shortlist factor 1.0",
+        "pipeline.shortlist_factor = 1.0",
+        {"pipeline.shortlist_factor": 1.0},
+    ),
+    Variant(
+        "hits2",
+        "shipped, prefilter min_keyword_hits 2",
+        "pipeline.prefilter.min_keyword_hits = 2",
+        {"pipeline.prefilter.min_keyword_hits": 2},
+    ),
+    Variant(
+        "interests",
+        "shipped, prefilter on interest terms only",
+        "(a prefilter rule; emulated by empty category keywords)",
+        interests_only=True,
+    ),
+    Variant(
+        "batch16+factor1.5",
+        "shipped, batch 16 and shortlist 1.5",
+        "both of the above",
+        {"pipeline.shortlist_factor": 1.5},
+        16,
+    ),
+)
+
+
+def _row(
+    variant: Variant,
+    result: Mapping[str, Any],
+    counting: CountingModel,
+    price: Price | None,
+    naive_posted: set[str],
+) -> dict[str, Any]:
+    usage = result["usage"]
+    fetched = result["items_in_window"]
+    posted = set(result["posted"])
+    cjk = (counting.cjk_input * price.input + counting.cjk_output * price.output) / 1e6 if price else 0.0
+    return {
+        "key": variant.key,
+        "rung": variant.label,
+        "knob": variant.knob,
+        "llm_calls": usage["llm_calls"],
+        "calls_by_agent": {name: agent["calls"] for name, agent in usage["per_agent"].items()},
+        "calls_per_fetched_item": round(usage["llm_calls"] / fetched, 4),
+        "input_tokens": usage["input_tokens"],
+        "output_tokens": usage["output_tokens"],
+        "cost_usd": usage["cost_usd"],
+        "cost_usd_cjk": round(cjk, 5),
+        "cjk_input": counting.cjk_input,
+        "cjk_output": counting.cjk_output,
+        "prefilter_dropped": sum(result["prefilter_dropped"].values()),
+        "drops": result["drops"],
+        "judge_kept": len(result["kept"]),
+        "posted": len(posted),
+        "naive_posts_kept": round(len(posted & naive_posted) / len(naive_posted), 3) if naive_posted else 1.0,
+        "seconds": result["pipeline_seconds"],
+    }
+
+
+def run_ladder(
+    knobs: Knobs,
+    categories: tuple[Category, ...],
+    week: Week,
+    tmp: Path,
+    env: Mapping[str, str],
+    price: Price | None,
+    *,
+    variants: tuple[Variant, ...] = LADDER + AROUND,
+    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One zero-latency run per variant; the naive variant must come first (the others compare to it)."""
+    rows: list[dict[str, Any]] = []
+    naive_posted: set[str] = set()
+    for variant in variants:
+        overrides = {
+            **ours_overrides(knobs),
+            "sources.arxiv.delay_seconds": 0.0,
+            "llm.requests_per_second": 1000.0,
+            "llm.max_concurrency": 16,
+            **variant.overrides,
+        }
+        config = write_config(tmp / f"config-{variant.key}", overrides, strip_keywords=variant.interests_only)
+        agents = (
+            ROOT / "agents"
+            if variant.classifier_batch is None
+            else write_agents(
+                tmp / f"agents-b{variant.classifier_batch}", classifier_batch=variant.classifier_batch
+            )
+        )
+        counting = CountingModel(SimulatedLLM({c.id: c.keywords for c in categories}))
+        with OpenAIServer(counting) as fast:
+            run_env = {
+                **env,
+                "DIGESTBOT_CONFIG_DIR": str(config),
+                "DIGESTBOT_AGENTS_DIR": str(agents),
+                "DIGESTBOT_DATA_DIR": str(tmp / f"data-{variant.key}"),
+                "DIGESTBOT_LLM_BASE_URL": fast.base_url,
+            }
+            say(f"ladder {variant.key}: running")
+            result = child(f"ladder-{variant.key}", tmp, run_env, kind="naive", every=1, **window_spec(week))
+        if variant.key == "naive":
+            naive_posted = set(result["posted"])
+        if on_result is not None:
+            on_result(variant.key, result)
+        rows.append(_row(variant, result, counting, price, naive_posted))
+        say(f"ladder {variant.key}: {rows[-1]['llm_calls']} calls, {rows[-1]['calls_per_fetched_item']}/item")
+    return rows
+
+
+def ladder_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| rung / variant | knob | LLM calls (classify / summarize / judge) | calls per fetched item | "
+        "tokens in / out | cost USD (server / CJK-aware) | naive's posts kept |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        by = r["calls_by_agent"]
+        calls = f"{r['llm_calls']:,} ({by['classifier']:,} / {by['summarizer']:,} / {by['judge']:,})"
+        tokens = f"{r['input_tokens']:,} / {r['output_tokens']:,}"
+        costs = f"{r['cost_usd']:.4f} / {r['cost_usd_cjk']:.4f}"
+        lines.append(
+            f"| {r['rung']} | `{r['knob']}` | {calls} | {r['calls_per_fetched_item']:.3f} | {tokens} | "
+            f"{costs} | {r['naive_posts_kept']:.0%} |"
+        )
+    return "\n".join(lines)
