@@ -118,6 +118,7 @@ async def test_a_flood_of_digest_requests_is_acked_in_time_with_bounded_concurre
         ),
         ({"allowed_users": '["U0BOSS001"]'}, {"user_id": "U0STRANGER", "user_name": "stranger"}, "権限"),
     ],
+    ids=["channel-not-allowed", "user-not-allowed"],
 )
 async def test_a_channel_or_user_not_allowed_is_refused_and_nothing_runs(
     bot: Bot, allowed: dict[str, str], fields: dict[str, str], says: str
