@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from digestbot.agents.offline import OfflineAgents
 from digestbot.domain import Item, SourceName
 from digestbot.graph.context import RunContext
-from digestbot.graph.nodes.prefilter import EXCLUDED_TITLE, NO_KEYWORD, prefilter, prefilter_node
+from digestbot.graph.nodes.prefilter import EXCLUDED_TITLE, NO_INTEREST, NO_KEYWORD, prefilter, prefilter_node
 from digestbot.settings import Category, PrefilterConfig, load_settings
 
 CATS = (
@@ -20,7 +20,7 @@ CATS = (
     ),
     Category(id="agents", name="エージェント", description="agents", keywords_en=("agent", "tool use")),
 )
-CONFIG = PrefilterConfig(interests=("LLM", "language model"), exclude=("Quantum",))
+CONFIG = PrefilterConfig(interests=("LLM", "language model"), exclude=("Quantum",), require_interest=False)
 
 WHEN = datetime(2025, 11, 17, tzinfo=UTC)
 
@@ -90,6 +90,19 @@ def test_feed_tags_count_as_text() -> None:
     ]
     result = prefilter(items, CATS, CONFIG)
     expected = (["qiita:aaaaaaaaaaaaaaaaaaaa", "zenn:c"], {NO_KEYWORD: 1})
+    assert expected == ([i.id for i in result.kept], result.dropped)
+
+
+def test_items_without_an_interest_are_dropped_as_no_interest() -> None:
+    """With require_interest, category keywords alone are not enough: the item must be about LLMs."""
+    config = CONFIG.model_copy(update={"require_interest": True})
+    items = [
+        item("arxiv:2511.00001", "Retrieval for image search", text="A retrieval index for photos."),
+        item("arxiv:2511.00002", "Retrieval for LLMs", text="We study retrieval."),
+        item("qiita:aaaaaaaaaaaaaaaaaaaa", "検索を試した", text="やってみた。", tags=("LLM",)),
+    ]
+    result = prefilter(items, CATS, config)
+    expected = (["arxiv:2511.00002", "qiita:aaaaaaaaaaaaaaaaaaaa"], {NO_INTEREST: 1})
     assert expected == ([i.id for i in result.kept], result.dropped)
 
 

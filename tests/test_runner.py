@@ -288,3 +288,28 @@ def test_on_demand_runs_leave_latest_alone(settings_for: Callable[..., Settings]
         save_as_latest=False,
     )
     assert before == latest.read_bytes()
+
+
+def test_second_post_is_refused_before_any_agent_work(tmp_path: Path) -> None:
+    """Once a period is posted, `run` without --force refuses up front: no agent call, no second post."""
+    from digestbot.delivery import DeliveryRefused
+    from digestbot.testing.slack_server import SlackServer
+
+    with SlackServer() as slack:
+        env = {
+            "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+            "DIGESTBOT_LLM_MODEL": "openai:gpt-4o-mini",
+            "DIGESTBOT_SLACK_API_URL": slack.api_url,
+            "SLACK_BOT_TOKEN": slack.token,
+        }
+        settings = load_settings(ROOT / "config", env)
+        _seed(settings)
+        run_digest(
+            settings, WINDOW, fetch=False, dry_run=False, agents=build_agents(settings, chat_model=_model())
+        )
+        again = _model()
+        with pytest.raises(DeliveryRefused, match="already posted"):
+            run_digest(
+                settings, WINDOW, fetch=False, dry_run=False, agents=build_agents(settings, chat_model=again)
+            )
+        assert ([], 1) == (again.schemas, len(slack.calls("chat.postMessage")))

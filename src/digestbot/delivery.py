@@ -132,6 +132,30 @@ def deliver(
             engine.dispose()
 
 
+def _refusal(existing: posts.DigestPost, channel: str, period: str) -> DeliveryRefused:
+    where = existing.permalink or f"{channel}, ts {existing.ts[0] if existing.ts else '?'}"
+    return DeliveryRefused(
+        f"the digest for {period} was already posted to {channel} ({where}): "
+        "run again with --force to update that message in place",
+        permalink=existing.permalink,
+    )
+
+
+def check_not_posted(
+    settings: Settings, engine: Engine, window: Window, *, channel: str | None = None
+) -> None:
+    """Raise `DeliveryRefused` if this period's digest is already in the channel.
+
+    `run` calls it before the agents, so a repeated run without --force costs nothing.
+    """
+    posts.ensure_table(engine)
+    target = channel or settings.app.slack.channel
+    period = period_key(window, settings.app.general.timezone)
+    existing = posts.find_post(engine, target, period)
+    if existing is not None and existing.status == "posted":
+        raise _refusal(existing, target, period)
+
+
 def _deliver(
     digest: Digest,
     settings: Settings,
@@ -152,12 +176,7 @@ def _deliver(
     action: Action = "posted"
     if existing is not None and existing.status == "posted":
         if not force:
-            where = existing.permalink or f"{channel}, ts {existing.ts[0] if existing.ts else '?'}"
-            raise DeliveryRefused(
-                f"the digest for {period} was already posted to {channel} ({where}): "
-                "run again with --force to update that message in place",
-                permalink=existing.permalink,
-            )
+            raise _refusal(existing, channel, period)
         action = "updated"
     elif existing is not None and existing.status == "intent":
         channel_id = channel_id or publisher.channel_id(channel)

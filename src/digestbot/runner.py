@@ -55,6 +55,9 @@ class RunOutcome:
             "prefilter_dropped": self.prefilter_dropped,
             "kept": status["kept"],
             "dropped": status["dropped"],
+            "dropped_by": dict(
+                Counter(drop_stage(r.get("detail", "")) for r in self.results if r.get("status") == "dropped")
+            ),
             "failed": status["failed"],
             "posted_entries": self.digest.entry_count,
             "failures": [
@@ -74,6 +77,15 @@ class RunOutcome:
             "seconds": round(self.seconds, 3),
             **({"trends_note": self.trends_note} if self.trends_note else {}),
         }
+
+
+def drop_stage(detail: str) -> str:
+    """Which rung of the pipeline dropped an item: classifier, shortlist or judge."""
+    if detail.startswith("not shortlisted"):
+        return "shortlist"
+    if detail.startswith("classifier"):
+        return "classifier"
+    return "judge"
 
 
 def prompt_context_hash(settings: Settings) -> str:
@@ -208,6 +220,10 @@ def run_digest(
 
     started = time.monotonic()
     with ItemStore(settings.store_url) as store:
+        if not dry_run and not force:
+            from digestbot.delivery import check_not_posted
+
+            check_not_posted(settings, store.engine, window)
         report = None
         fetched: dict[str, SourceCount] = {}
         notes: tuple[str, ...] = ()

@@ -113,10 +113,37 @@ class LLMConfig(_Model):
     prices: dict[str, Price] = Field(default_factory=dict)  # model name -> price
 
 
+DEFAULT_INTERESTS = (
+    "LLM",
+    "LLMs",
+    "language model",
+    "language models",
+    "大規模言語モデル",
+    "言語モデル",
+    "生成AI",
+    "GPT",
+    "ChatGPT",
+    "Claude",
+    "Gemini",
+    "Llama",
+    "transformer",
+    "foundation model",
+    "prompt",
+    "in-context learning",
+    "RLHF",
+    "instruction tuning",
+    "retrieval-augmented",
+    "RAG",
+    "chain-of-thought",
+    "vision-language",
+)
+
+
 class PrefilterConfig(_Model):
     enabled: bool = True
     min_keyword_hits: Annotated[int, Field(ge=0)] = 1  # title+abstract hits on any category keyword
-    interests: tuple[str, ...] = ("LLM", "language model", "大規模言語モデル", "生成AI")
+    interests: tuple[str, ...] = DEFAULT_INTERESTS
+    require_interest: bool = True  # an item must mention at least one interest (its LLM-ness)
     exclude: tuple[str, ...] = ()  # drop items whose title contains one of these
 
 

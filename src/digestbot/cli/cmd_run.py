@@ -87,5 +87,3 @@ def register(app: typer.Typer) -> None:
             typer.secho(
                 f"warning: fetch failed for {names_failed}; the digest says so.", fg="yellow", err=True
             )
-        if outcome.delivery is not None:
-            typer.echo(str(outcome.delivery))

@@ -37,11 +37,12 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
     out = console or Console()
     out.print(Markdown(to_markdown(outcome.digest)))
     stats = outcome.stats()
-    dropped = ", ".join(f"{rule}: {n}" for rule, n in outcome.prefilter_dropped.items() if n) or "none"
+    prefiltered = ", ".join(f"{rule} {n}" for rule, n in outcome.prefilter_dropped.items() if n) or "0"
+    later = ", ".join(f"{stage} {n}" for stage, n in sorted(stats["dropped_by"].items())) or "0"
     out.print(
-        f"items in window: {stats['items_in_window']} · prefilter dropped: {dropped} · "
-        f"kept {stats['kept']} · judge dropped {stats['dropped']} · failed {stats['failed']} · "
-        f"posted entries {stats['posted_entries']} · {stats['seconds']} s",
+        f"items in window {stats['items_in_window']} · dropped by prefilter: {prefiltered} · "
+        f"dropped by {later} · kept {stats['kept']} · held back (failed) {stats['failed']} · "
+        f"in the digest {stats['posted_entries']} · {stats['seconds']} s",
         highlight=False,
     )
     for failure in stats["failures"][:10]:
@@ -49,3 +50,11 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
         out.print(f"wrote {kind}: {path}", highlight=False)
+    if outcome.trends_note:
+        out.print(f"trends: {outcome.trends_note}", highlight=False)
+    delivery = outcome.delivery
+    if delivery is not None:
+        line = f"Slack: {delivery.action} to {delivery.channel} ({delivery.messages} message(s))"
+        if delivery.chart_error:
+            line += f" · chart not uploaded: {delivery.chart_error}"
+        out.print(f"{line} {delivery.permalink}", highlight=False)

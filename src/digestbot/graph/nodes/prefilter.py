@@ -5,6 +5,9 @@ Rules, reported by name in `PrefilterResult.dropped`:
 - ``excluded_title``: the title contains one of `pipeline.prefilter.exclude`.
 - ``no_keyword``: fewer than `min_keyword_hits` distinct terms from the categories' keywords and
   `pipeline.prefilter.interests` occur in the title, the text and the tags.
+- ``no_interest``: with `require_interest` (the default), none of the team's `interests` (the
+  LLM-ness of an item: "LLM", "language model", "生成AI", …) occurs. Category keywords alone
+  ("image", "attention", "benchmark") also match the many non-LLM papers of cs.CV/cs.LG.
 
 `enabled = false` passes every item through and reports nothing dropped.
 
@@ -32,6 +35,7 @@ from digestbot.settings import Category, PrefilterConfig
 
 EXCLUDED_TITLE = "excluded_title"
 NO_KEYWORD = "no_keyword"
+NO_INTEREST = "no_interest"
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,12 @@ class PrefilterResult:
 
 
 @lru_cache(maxsize=8)
-def _matchers(categories: tuple[Category, ...], config: PrefilterConfig) -> tuple[TermMatcher, TermMatcher]:
-    """(topic terms, exclude terms), compiled once per configuration."""
+def _matchers(
+    categories: tuple[Category, ...], config: PrefilterConfig
+) -> tuple[TermMatcher, TermMatcher, TermMatcher]:
+    """(topic terms, interest terms, exclude terms), compiled once per configuration."""
     topic = TermMatcher([*(term for cat in categories for term in cat.keywords), *config.interests])
-    return topic, TermMatcher(config.exclude)
+    return topic, TermMatcher(config.interests), TermMatcher(config.exclude)
 
 
 def _enough_hits(matcher: TermMatcher, text: str, needed: int) -> bool:
@@ -62,16 +68,17 @@ def prefilter(
     """Split `items` into the ones worth classifying and per-rule drop counts. Pure; order kept."""
     if not config.enabled:
         return PrefilterResult(kept=list(items))
-    topic, exclude = _matchers(tuple(categories), config)
+    topic, interests, exclude = _matchers(tuple(categories), config)
     kept: list[Item] = []
     dropped: Counter[str] = Counter()
     for item in items:
+        text = normalize(f"{item.title}\n{item.text}\n{' / '.join(item.tags)}")
         if len(exclude) and next(exclude.keys(normalize(item.title)), None) is not None:
             dropped[EXCLUDED_TITLE] += 1
-        elif config.min_keyword_hits and not _enough_hits(
-            topic, normalize(f"{item.title}\n{item.text}\n{' / '.join(item.tags)}"), config.min_keyword_hits
-        ):
+        elif config.min_keyword_hits and not _enough_hits(topic, text, config.min_keyword_hits):
             dropped[NO_KEYWORD] += 1
+        elif config.require_interest and len(interests) and next(interests.keys(text), None) is None:
+            dropped[NO_INTEREST] += 1
         else:
             kept.append(item)
     return PrefilterResult(kept=kept, dropped=dict(dropped))
