@@ -216,7 +216,7 @@ class CategoryModel:
             item_id=item.id,
             primary=self.other or "",  # "" = fits no category; the caller drops it
             confidence=PARAMS["no_fit_confidence"] if self.other else 0.0,
-            relevance=1,
+            relevance=2 if self.other else 1,  # "other" is peripheral, not off-topic: it may still be shown
             reason=reason,
         )
 
