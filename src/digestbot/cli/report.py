@@ -38,10 +38,10 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
     out.print(Markdown(to_markdown(outcome.digest)))
     stats = outcome.stats()
     prefiltered = ", ".join(f"{rule} {n}" for rule, n in outcome.prefilter_dropped.items() if n) or "0"
-    later = ", ".join(f"{stage} {n}" for stage, n in sorted(stats["dropped_by"].items())) or "0"
+    later = ", ".join(f"{stage} {n}" for stage, n in sorted(stats["dropped_by"].items())) or "none"
     out.print(
         f"items in window {stats['items_in_window']} · dropped by prefilter: {prefiltered} · "
-        f"dropped by {later} · kept {stats['kept']} · held back (failed) {stats['failed']} · "
+        f"dropped later by: {later} · kept {stats['kept']} · held back (failed) {stats['failed']} · "
         f"in the digest {stats['posted_entries']} · {stats['seconds']} s",
         highlight=False,
     )
