@@ -17,6 +17,7 @@ from reliability.harness import (
     ARXIV_TITLES,
     DAYS,
     GOOD_BLURB,
+    WINDOW,
     Boom,
     Hang,
     Reply,
@@ -173,3 +174,25 @@ def _classify_some_low(request: dict[str, Any]) -> dict[str, Any]:
     answer = classify_all(request)
     answer["results"][0]["relevance"] = 1  # the classifier drops this one before any summary
     return answer
+
+
+def test_weekly_job_with_the_llm_unusable_posts_nothing_and_alerts_the_admin_channel(stack: Stack) -> None:
+    """The worker's weekly job: no digest in the channel, one alert in the admin channel saying why."""
+    from digestbot import jobs
+    from digestbot.config_reload import ConfigHolder
+    from digestbot.settings import load_settings
+
+    stack.configure(llm_url=f"{stack.llm.base_url}/wrong", extra='admin_channel = "#random"')
+    settings = load_settings()
+    runtime = jobs.JobRuntime(ConfigHolder(lambda: settings))
+
+    outcome = jobs.run_weekly(settings, WINDOW, runtime)
+
+    alerts = [
+        r.body.get("text", "")
+        for r in stack.slack.calls("chat.postMessage")
+        if r.body.get("channel") == "#random"
+    ]
+    expected = ("failed", [], 1)
+    assert expected == (outcome, stack.top_level(), len(alerts))
+    assert "失敗しました" in alerts[0] and "the model provider does not know this model" in alerts[0]
