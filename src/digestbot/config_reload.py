@@ -22,6 +22,7 @@ from digestbot.agents.base import AGENT_NAMES
 from digestbot.agents.spec import load_agents
 from digestbot.scheduler import check_schedule
 from digestbot.settings import ConfigError, Settings, load_settings
+from digestbot.slack.escape import clean
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ def post_admin_message(settings: Settings, message: str, *, client: WebClient | 
         token=secret.get_secret_value() if secret else None, base_url=settings.app.slack.api_url, timeout=10
     )
     try:
-        web.chat_postMessage(channel=channel, text=message, unfurl_links=False, unfurl_media=False)
+        # alerts quote error text from outside (a model's refusal, a server's message): never markup
+        web.chat_postMessage(channel=channel, text=clean(message), unfurl_links=False, unfurl_media=False)
     except (SlackClientError, OSError) as exc:
         log.warning("could not post to the admin channel %s: %s", channel, type(exc).__name__)
         return False
