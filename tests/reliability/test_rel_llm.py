@@ -25,6 +25,7 @@ from reliability.harness import (
     classify_all,
     wait_until,
 )
+from reliability.test_rel_hostile import unsafe_parts
 
 VICTIM = ARXIV_TITLES[0]  # the item the targeted faults hit (its title is in its own prompts only)
 FAILED_NOTE = "1件の処理に失敗したため掲載を見送りました"
@@ -196,3 +197,21 @@ def test_weekly_job_with_the_llm_unusable_posts_nothing_and_alerts_the_admin_cha
     expected = ("failed", [], 1)
     assert expected == (outcome, stack.top_level(), len(alerts))
     assert "失敗しました" in alerts[0] and "the model provider does not know this model" in alerts[0]
+
+
+def test_an_alert_quoting_the_models_words_cannot_ping_the_admin_channel(stack: Stack) -> None:
+    """A refusal carrying `<!channel>` ends the weekly run; the alert quoting it arrives escaped."""
+    from digestbot import jobs
+    from digestbot.config_reload import ConfigHolder
+    from digestbot.settings import load_settings
+
+    stack.configure(extra='admin_channel = "#random"')
+    stack.model.on("ClassificationBatch", "", Refusal("<!channel> <@U0BOSS> @here I refuse"))
+    settings = load_settings()
+
+    outcome = jobs.run_weekly(settings, WINDOW, jobs.JobRuntime(ConfigHolder(lambda: settings)))
+
+    posts = stack.slack.calls("chat.postMessage")
+    alerts = [str(r.body.get("text", "")) for r in posts if r.body.get("channel") == "#random"]
+    expected = ("failed", 1, [], True)
+    assert expected == (outcome, len(alerts), unsafe_parts(alerts[0]), "&lt;!channel&gt;" in alerts[0])
