@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -336,3 +336,32 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 20.0, what: st
             return
         done.wait(0.02)
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# --- what Slack must never receive ------------------------------------------------------------------
+
+BIDI_AND_ZERO_WIDTH = "\u202e\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u2060\ufeff"
+
+
+def mrkdwn_texts(blocks: Any) -> Iterator[str]:
+    """Every mrkdwn/plain text inside blocks (and nested elements)."""
+    if isinstance(blocks, dict):
+        if blocks.get("type") in ("mrkdwn", "plain_text") and isinstance(blocks.get("text"), str):
+            yield blocks["text"]
+        for value in blocks.values():
+            yield from mrkdwn_texts(value)
+    elif isinstance(blocks, list):
+        for value in blocks:
+            yield from mrkdwn_texts(value)
+
+
+OUR_LINK = re.compile(r"<(https://(?:arxiv\.org|qiita\.example|zenn\.dev|[a-z]+\.example)/[^|<> ]*)\|[^<>]*>")
+
+
+def unsafe_parts(text: str) -> list[str]:
+    """Anything Slack would treat as markup that is not one of our own item links."""
+    rest = OUR_LINK.sub("", text)
+    found = re.findall(r"<[^>]*>?", rest)
+    found += re.findall(r"(?<![＠\w])@(?:channel|here|everyone)\b", rest, flags=re.IGNORECASE)
+    found += [ch for ch in rest if ch in BIDI_AND_ZERO_WIDTH]
+    return found

@@ -23,9 +23,9 @@ from reliability.harness import (
     Reply,
     Stack,
     classify_all,
+    unsafe_parts,
     wait_until,
 )
-from reliability.test_rel_hostile import unsafe_parts
 
 VICTIM = ARXIV_TITLES[0]  # the item the targeted faults hit (its title is in its own prompts only)
 FAILED_NOTE = "1件の処理に失敗したため掲載を見送りました"
