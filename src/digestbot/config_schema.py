@@ -1,0 +1,262 @@
+"""The schema of `config/digestbot.toml` and `config/categories.toml`: frozen pydantic models.
+
+Unknown keys are errors (`extra="forbid"`); every key has a default. `settings.py` loads and
+validates the files into these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Positive = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(ge=0)]
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class ArxivConfig(_Model):
+    enabled: bool = True
+    api_url: str = "https://export.arxiv.org/api/query"
+    categories: tuple[str, ...] = ("cs.CL", "cs.AI", "cs.LG")
+    keywords: tuple[str, ...] = ()  # optional: AND (abs:kw1 OR abs:kw2 ...) into the query
+    page_size: Annotated[int, Field(gt=0, le=2000)] = 200
+    delay_seconds: Seconds = 3.0  # arXiv etiquette: one request per 3 s (enforced unless the API is local)
+    timeout_seconds: Seconds = 30.0
+    max_retries: Annotated[int, Field(ge=0)] = 4
+    max_results: Positive = 10_000
+
+    @model_validator(mode="after")
+    def _etiquette(self) -> ArxivConfig:
+        if self.delay_seconds < 3.0 and not is_loopback_url(self.api_url):
+            raise ValueError(
+                "delay_seconds must be at least 3.0 for the real arXiv API (arXiv's terms of use)"
+            )
+        return self
+
+
+class QiitaConfig(_Model):
+    enabled: bool = True
+    base_url: str = "https://qiita.com"
+    tags: tuple[str, ...] = ("LLM", "生成AI", "RAG", "機械学習", "自然言語処理")
+    per_page: Annotated[int, Field(gt=0, le=100)] = 100
+    max_pages: Annotated[int, Field(gt=0, le=100)] = 10
+    min_rate_remaining: Annotated[int, Field(ge=0)] = 5  # stop using the API below this quota
+
+
+class ZennConfig(_Model):
+    enabled: bool = True
+    base_url: str = "https://zenn.dev"
+    topics: tuple[str, ...] = ("llm", "生成ai", "rag", "機械学習", "nlp")
+    enrich_with_api: bool = True  # liked counts from the unofficial JSON listing
+    api_pages: Annotated[int, Field(gt=0, le=20)] = 2
+
+
+class SourcesConfig(_Model):
+    arxiv: ArxivConfig = ArxivConfig()
+    qiita: QiitaConfig = QiitaConfig()
+    zenn: ZennConfig = ZennConfig()
+
+
+class HttpConfig(_Model):
+    timeout_seconds: Seconds = 20.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    backoff_seconds: Seconds = 1.0
+    max_retry_after_seconds: Seconds = 120.0  # a longer Retry-After fails the source instead of hanging
+    user_agent: str = "digestbot/0.1 (research digest bot)"
+
+
+# --- pipeline --------------------------------------------------------------------------------------
+
+
+class Price(_Model):
+    input: Annotated[float, Field(ge=0)]  # USD per 1M input tokens
+    output: Annotated[float, Field(ge=0)]  # USD per 1M output tokens
+
+
+class LLMConfig(_Model):
+    model: str = ""  # "openai:gpt-4o-mini", "anthropic:claude-…", "ollama:qwen2.5"; empty = offline mode
+    base_url: str = ""  # any OpenAI-compatible server, e.g. http://localhost:8000/v1
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    max_concurrency: Positive = 4
+    requests_per_second: Annotated[float, Field(gt=0)] = 2.0
+    timeout_seconds: Seconds = 60.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    prices: dict[str, Price] = Field(default_factory=dict)  # model name -> price
+
+
+DEFAULT_INTERESTS = (
+    "LLM",
+    "LLMs",
+    "language model",
+    "language models",
+    "大規模言語モデル",
+    "言語モデル",
+    "生成AI",
+    "GPT",
+    "ChatGPT",
+    "Claude",
+    "Gemini",
+    "Llama",
+    "transformer",
+    "foundation model",
+    "prompt",
+    "in-context learning",
+    "RLHF",
+    "instruction tuning",
+    "retrieval-augmented",
+    "RAG",
+    "chain-of-thought",
+    "vision-language",
+)
+
+
+class PrefilterConfig(_Model):
+    enabled: bool = True
+    min_keyword_hits: Annotated[int, Field(ge=0)] = 1  # title+abstract hits on any category keyword
+    interests: tuple[str, ...] = DEFAULT_INTERESTS
+    require_interest: bool = True  # an item must mention at least one interest (its LLM-ness)
+    exclude: tuple[str, ...] = ()  # drop items whose title contains one of these
+
+
+class JudgeConfig(_Model):
+    min_relevance: Score = 3
+    min_significance: Score = 2
+    min_faithfulness: Score = 4
+    min_japanese: Score = 4
+    max_revisions: Annotated[int, Field(ge=0, le=3)] = 1
+
+
+class PipelineConfig(_Model):
+    summary_max_chars: Annotated[int, Field(ge=40, le=400)] = 120
+    min_japanese_ratio: Annotated[float, Field(ge=0, le=1)] = (
+        0.3  # kana/kanji share of letters; English terms are common
+    )
+    total_cap: Positive = 40
+    # Cost ladder: only the best `cap × shortlist_factor` items of each category (by the classifier's
+    # relevance, then confidence, then popularity) are summarized and judged. 0 = summarize everything.
+    shortlist_factor: Annotated[float, Field(ge=0)] = 2.0
+    min_classifier_relevance: Score = 2  # below this the classifier's verdict alone drops the item
+    other_category: str | None = "other"  # None (or "") = drop items that fit no category
+    prefilter: PrefilterConfig = PrefilterConfig()
+    judge: JudgeConfig = JudgeConfig()
+
+
+# --- delivery and schedule -----------------------------------------------------------------------------
+
+
+class SlackConfig(_Model):
+    api_url: str = "https://slack.com/api/"
+    channel: str = "#llm-digest"
+    admin_channel: str = ""
+    min_seconds_between_posts: Seconds = 1.0
+    ondemand_visibility: Literal["channel", "ephemeral"] = "channel"
+    allowed_channels: tuple[str, ...] = ()  # empty = every channel the bot is in
+    allowed_users: tuple[str, ...] = ()  # empty = everyone
+
+    @field_validator("api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class CronConfig(_Model):
+    day_of_week: str = (
+        "*"  # names (mon,tue…) or keywords; never crontab digits (APScheduler counts Monday as 0)
+    )
+    hour: str = "9"
+    minute: str = "0"
+    second: str = "0"  # rarely needed; lets a test or a demo schedule a run a few seconds ahead
+
+
+class ScheduleConfig(_Model):
+    timezone: str = "Asia/Tokyo"
+    weekly_digest: CronConfig = CronConfig(day_of_week="mon", hour="9", minute="0")
+    ingest_arxiv: CronConfig = CronConfig(day_of_week="mon-fri", hour="10", minute="30")
+    ingest_feeds: CronConfig = CronConfig(day_of_week="*", hour="*/4", minute="15")
+    misfire_grace_seconds: Positive = 3600
+
+
+class TrendsConfig(_Model):
+    enabled: bool = True  # the trends section of weekly digests
+    compare_weeks: Annotated[int, Field(ge=1, le=12)] = 4  # this week vs the mean of the N weeks before
+    rising_terms: Annotated[int, Field(ge=0, le=20)] = 5  # at most this many rising terms
+    insight: bool = True  # the trends agent's 2-sentence 考察 (LLM mode, once an earlier week exists)
+    insight_max_chars: Annotated[int, Field(ge=60, le=400)] = 200
+    chart_weeks: Annotated[int, Field(ge=2, le=26)] = 12  # weeks in the chart (8-12 read well on a phone)
+    chart_in_thread: bool = True  # upload the chart PNG into the digest's thread (needs files:write)
+
+
+class FeedbackConfig(_Model):
+    buttons: bool = True  # 👍/👎 under each item (needs Interactivity; `digestbot serve` records votes)
+    guidance: bool = True  # show the judge this team's recent liked and disliked items
+    guidance_examples: Annotated[int, Field(ge=0, le=20)] = 5  # liked and disliked examples, each
+    guidance_days: Positive = 90  # only votes from the last N days count
+
+
+class GeneralConfig(_Model):
+    timezone: str = "Asia/Tokyo"
+    data_dir: str = "data"  # relative to the working directory
+    agents_dir: str = "agents"  # agent prompt files (agents/<name>.md); DIGESTBOT_AGENTS_DIR overrides
+    store_url: str = ""  # empty = sqlite:///<data_dir>/digestbot.sqlite; DATABASE_URL overrides
+    default_window_days: Positive = 7
+    digest_title: str = "📚 LLMリサーチダイジェスト"
+
+
+class AppConfig(_Model):
+    general: GeneralConfig = GeneralConfig()
+    sources: SourcesConfig = SourcesConfig()
+    http: HttpConfig = HttpConfig()
+    llm: LLMConfig = LLMConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    slack: SlackConfig = SlackConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    trends: TrendsConfig = TrendsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+
+
+# --- categories ------------------------------------------------------------------------------------------
+
+
+class Category(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    name: Annotated[str, Field(min_length=1)]
+    emoji: str = "📄"
+    description: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    keywords_en: tuple[str, ...] = ()
+    keywords_ja: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    cap: Positive = 8
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return self.keywords_en + self.keywords_ja
+
+
+class CategoriesFile(_Model):
+    category: tuple[Category, ...]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CategoriesFile:
+        seen: set[str] = set()
+        for cat in self.category:
+            if cat.id in seen:
+                raise ValueError(f"category id {cat.id!r} appears twice")
+            seen.add(cat.id)
+        return self
