@@ -11,7 +11,8 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +193,19 @@ def check_not_all_failed(results: Sequence[ItemResult]) -> None:
     )
 
 
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """The database failing mid-run (PostgreSQL gone, SQLite locked or full) -> one-line StoreError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from digestbot.store.schema import StoreError, error_line
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(f"the store failed during the run: {error_line(exc)}") from exc
+
+
 def run_digest(
     settings: Settings,
     window: Window,
@@ -219,7 +233,7 @@ def run_digest(
     from digestbot.store import ItemStore, ResultCache
 
     started = time.monotonic()
-    with ItemStore(settings.store_url) as store:
+    with store_errors(), ItemStore(settings.store_url) as store:
         if not dry_run and not force:
             from digestbot.delivery import check_not_posted
 
