@@ -25,7 +25,6 @@ import pytest
 from sqlalchemy import func, select
 
 from digestbot.domain import SourceName
-from digestbot.runner import RunError
 from digestbot.store import SCHEMA_VERSION, ItemStore, StoreError, migrate, open_engine
 from digestbot.store.schema import schema_version
 from reliability.harness import DAYS, WINDOW, Stack
@@ -262,21 +261,24 @@ def test_postgres_restart_mid_run_is_survived(pg_stack: tuple[Stack, OwnPostgres
     assert expected == (restarted, outcome.digest.entry_count, len(stack.stored()), len(stack.top_level()))
 
 
+@pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was never awaited:RuntimeWarning")
+@pytest.mark.parametrize("moment", ["during-fetch", "during-llm-fan-out"])
 def test_postgres_down_mid_run_is_a_clear_error_and_the_next_run_carries_on(
-    pg_stack: tuple[Stack, OwnPostgres],
+    pg_stack: tuple[Stack, OwnPostgres], moment: str
 ) -> None:
-    """PostgreSQL stops during the fetch: a one-line StoreError, nothing posted; after it is back the
-    next run posts the digest with every item."""
+    """PostgreSQL stops during the fetch or while the agents write their results: a one-line
+    StoreError, nothing posted; once it is back the next run posts the digest with every item."""
     stack, server = pg_stack
     stopped: list[bool] = []
 
-    def stop_once(row: object) -> None:
-        if not stopped:
+    def stop_once(*progress: object) -> None:
+        if not stopped and (moment == "during-fetch" or progress[0] == "summarize"):
             stopped.append(True)
             server.ctl("-m", "immediate", "stop")
 
-    with pytest.raises((StoreError, RunError)) as raised:
-        stack.run(on_fetch_progress=stop_once)
+    hook = {"on_fetch_progress": stop_once} if moment == "during-fetch" else {"on_progress": stop_once}
+    with pytest.raises(StoreError) as raised:
+        stack.run(**hook)
     posted_while_down = stack.posts()
     server.ctl("start")
     outcome = stack.run()
