@@ -178,21 +178,3 @@ def run_ladder(
         rows.append(_row(variant, result, counting, price, naive_posted))
         say(f"ladder {variant.key}: {rows[-1]['llm_calls']} calls, {rows[-1]['calls_per_fetched_item']}/item")
     return rows
-
-
-def ladder_table(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| rung / variant | knob | LLM calls (classify / summarize / judge) | calls per fetched item | "
-        "tokens in / out | cost USD (server / CJK-aware) | naive's posts kept |"
-    )
-    lines = [head, "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        by = r["calls_by_agent"]
-        calls = f"{r['llm_calls']:,} ({by['classifier']:,} / {by['summarizer']:,} / {by['judge']:,})"
-        tokens = f"{r['input_tokens']:,} / {r['output_tokens']:,}"
-        costs = f"{r['cost_usd']:.4f} / {r['cost_usd_cjk']:.4f}"
-        lines.append(
-            f"| {r['rung']} | `{r['knob']}` | {calls} | {r['calls_per_fetched_item']:.3f} | {tokens} | "
-            f"{costs} | {r['naive_posts_kept']:.0%} |"
-        )
-    return "\n".join(lines)

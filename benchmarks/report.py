@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-from collections.abc import Mapping, Sequence
+import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.fakes import Tally
-from benchmarks.knobs import Knobs
+from benchmarks.knobs import ROOT, Knobs
 from benchmarks.week import Week
 from digestbot.settings import Price
 
@@ -111,6 +112,23 @@ def numbers(
     )
 
 
+def commit() -> str:
+    """The measured tree's commit, with `+dirty` when it has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("+dirty" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     memory = ""
@@ -134,55 +152,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-ROWS = (
-    ("wall time (s)", "wall_seconds"),
-    ("ideal time (s)", "ideal_seconds"),
-    ("wall ÷ ideal", "wall_over_ideal"),
-    ("LLM calls", "llm_calls"),
-    ("LLM calls per fetched item", "calls_per_fetched_item"),
-    ("LLM calls per posted item", "calls_per_posted_item"),
-    ("input tokens per posted item", "input_tokens_per_posted_item"),
-    ("output tokens per posted item", "output_tokens_per_posted_item"),
-    ("cost of the weekly digest (USD, server token count)", "cost_usd"),
-    ("cost of the weekly digest (USD, CJK-aware estimate)", "cost_usd_cjk"),
-    ("items fetched (unique) / posted", None),
-    ("peak RSS (MB)", "peak_rss_mb"),
-)
-
-
-def table(runs: Mapping[str, Mapping[str, Any]], ratios: Mapping[str, float]) -> str:
-    """The results table: one column per run, plus ours ÷ naive where the issue asks for it."""
-    names = list(runs)
-    lines = ["| metric | " + " | ".join(names) + " | ours ÷ naive |", "|---" * (len(names) + 2) + "|"]
-    ratio_of = {"wall_seconds": "wall", "llm_calls": "calls"}
-    for label, key in ROWS:
-        if key is None:
-            cells = [f"{r['fetched_items']:,} / {r['posted_items']}" for r in runs.values()]
-        else:
-            cells = [_fmt(r.get(key, "")) for r in runs.values()]
-        ratio = ratios.get(ratio_of.get(key or "", ""), None)
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {'' if ratio is None else f'{ratio:.3f}'} |")
-    tokens = ratios.get("tokens")
-    lines.append(
-        "| input + output tokens | "
-        + " | ".join(f"{r['input_tokens'] + r['output_tokens']:,}" for r in runs.values())
-        + f" | {tokens:.3f} |"
-    )
-    return "\n".join(lines)
-
-
-def targets_table(targets: Sequence[Mapping[str, Any]]) -> str:
-    lines = ["| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in targets]
-    return "\n".join(lines)
 
 
 def digest_quality(week: Week, ours: dict[str, Any], naive: dict[str, Any]) -> dict[str, Any]:

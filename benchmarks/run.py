@@ -29,8 +29,9 @@ from benchmarks import report
 from benchmarks.eval_compare import compare, run_eval
 from benchmarks.fakes import Fakes, Tally
 from benchmarks.knobs import ROOT, Knobs, naive_overrides, ours_overrides, write_agents, write_config
-from benchmarks.ladder import ladder_table, run_ladder
+from benchmarks.ladder import run_ladder
 from benchmarks.proc import base_env, child, say, window_spec
+from benchmarks.tables import render
 from benchmarks.week import Week, arxiv_week, build_week
 from digestbot.agents.llm import price_of
 from digestbot.settings import Settings, load_settings
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
+        "commit": report.commit(),
         "machine": report.machine(),
         "knobs": asdict(knobs),
         "week": {
@@ -258,11 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     name = "quick.json" if args.quick else "week.json"
     (args.out / name).write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(report.table({k: summary["table"][k] for k in ("ours", "rerun", "naive")}, summary["ratios"]))
-    print()
-    print(ladder_table(summary["ladder"]))
-    print()
-    print(report.targets_table(result["targets"]))
+    markdown = render(result)
+    (args.out / name.replace(".json", ".md")).write_text(markdown + "\n", encoding="utf-8")
+    print(markdown)
     say(f"done in {result['bench_seconds']} s; results in {args.out / name}")
     return 0
 
