@@ -77,17 +77,10 @@ def patch_toml(text: str, overrides: Mapping[str, Any]) -> str:
     return text
 
 
-def write_config(dest: Path, overrides: Mapping[str, Any], *, strip_keywords: bool = False) -> Path:
-    """A copy of `config/` with `overrides` applied to digestbot.toml.
-
-    `strip_keywords` empties every category's keyword lists, which leaves the prefilter only the
-    team's interest terms (the LLM prompts never show keywords, so nothing else changes for them).
-    """
+def write_config(dest: Path, overrides: Mapping[str, Any]) -> Path:
+    """A copy of `config/` with `overrides` applied to digestbot.toml."""
     dest.mkdir(parents=True, exist_ok=True)
-    categories = (ROOT / "config" / "categories.toml").read_text(encoding="utf-8")
-    if strip_keywords:
-        categories = re.sub(r"^(keywords_(?:en|ja)) = \[.*\]$", r"\1 = []", categories, flags=re.MULTILINE)
-    (dest / "categories.toml").write_text(categories, encoding="utf-8")
+    shutil.copy(ROOT / "config" / "categories.toml", dest / "categories.toml")
     text = (ROOT / "config" / "digestbot.toml").read_text(encoding="utf-8")
     (dest / "digestbot.toml").write_text(patch_toml(text, overrides), encoding="utf-8")
     return dest

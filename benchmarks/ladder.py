@@ -35,15 +35,14 @@ class Variant:
     knob: str  # what a user changes to get it
     overrides: Mapping[str, Any] = field(default_factory=dict)
     classifier_batch: int | None = None  # None: the shipped agents/classifier.md
-    interests_only: bool = False  # prefilter on the interest terms alone (category keywords emptied)
 
 
 LADDER = (
     Variant("naive", "0. naive: one call per agent per item", "(baseline)", NAIVE, 1),
     Variant(
         "prefilter",
-        "1. + keyword prefilter",
-        "pipeline.prefilter.enabled = true",
+        "1. + prefilter (an interest term required)",
+        "pipeline.prefilter.enabled, require_interest = true",
         {**NAIVE, "pipeline.prefilter.enabled": True},
         1,
     ),
@@ -82,10 +81,10 @@ AROUND = (
         {"pipeline.prefilter.min_keyword_hits": 2},
     ),
     Variant(
-        "interests",
-        "shipped, prefilter on interest terms only",
-        "(a prefilter rule; emulated by empty category keywords)",
-        interests_only=True,
+        "no-interest-rule",
+        "shipped, prefilter without the interest rule",
+        "pipeline.prefilter.require_interest = false",
+        {"pipeline.prefilter.require_interest": False},
     ),
     Variant(
         "batch16+factor1.5",
@@ -152,7 +151,7 @@ def run_ladder(
             "llm.max_concurrency": 16,
             **variant.overrides,
         }
-        config = write_config(tmp / f"config-{variant.key}", overrides, strip_keywords=variant.interests_only)
+        config = write_config(tmp / f"config-{variant.key}", overrides)
         agents = (
             ROOT / "agents"
             if variant.classifier_batch is None
