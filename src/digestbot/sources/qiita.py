@@ -14,6 +14,7 @@ import httpx
 from digestbot.domain import Item, Popularity, SourceName, Window
 from digestbot.settings import QiitaConfig
 from digestbot.sources.base import FetchLog, SourceError
+from digestbot.sources.feeds import gather, items_in_window, read_feed
 from digestbot.sources.http import HttpError, HttpFetcher, NotModified, describe_url, feed_time, read_json
 from digestbot.sources.text import (
     collapse_ws,
@@ -43,17 +44,7 @@ class QiitaSource:
     def fetch(self, window: Window, log: FetchLog) -> Iterator[Item]:
         """Tag feeds always; the API too when a token is set. One feed failing is logged, not fatal."""
         items: dict[str, Item] = {}
-        failures: list[str] = []
-        for tag in self._config.tags:
-            try:
-                for item in self._fetch_tag(tag, window, log):
-                    old = items.get(item.id)
-                    items[item.id] = (
-                        dataclasses.replace(old, tags=merge_tags(old.tags, item.tags)) if old else item
-                    )
-            except SourceError as exc:
-                log.error(str(exc))
-                failures.append(str(exc))
+        failures = gather(self._config.tags, lambda tag: self._fetch_tag(tag, window, log), items, log)
         api_ok = False
         if self._token:
             try:
@@ -73,22 +64,10 @@ class QiitaSource:
         return f"{self._base}/tags/{quote(tag.lower(), safe='')}/feed"
 
     def _fetch_tag(self, tag: str, window: Window, log: FetchLog) -> list[Item]:
-        log.requests += 1
-        parsed = self._http.parse_feed(self.tag_feed_url(tag))
+        parsed = read_feed(self._http, self.tag_feed_url(tag), log)
         if parsed is None:
             return []
-        if parsed.warning:
-            log.warn(parsed.warning)
-        items, skipped = [], 0
-        for entry in parsed.entries:
-            item = _feed_item(entry, tag)
-            if item is None:
-                skipped += 1
-            elif window.contains(item.published):
-                items.append(item)
-        if skipped:
-            log.warn(f"{describe_url(parsed.url)}: skipped {skipped} entries without a link or date")
-        return items
+        return items_in_window(parsed, window, log, lambda entry: _feed_item(entry, tag))
 
     # --- API v2 ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 from digestbot.domain import Item, Popularity, SourceName, Window
 from digestbot.settings import ZennConfig
 from digestbot.sources.base import FetchLog, SourceError
+from digestbot.sources.feeds import gather, items_in_window, read_feed
 from digestbot.sources.http import HttpError, HttpFetcher, NotModified, describe_url, feed_time, read_json
 from digestbot.sources.text import collapse_ws, detect_language, find_arxiv_ids, merge_tags
 
@@ -32,14 +33,9 @@ class ZennSource:
     def fetch(self, window: Window, log: FetchLog) -> Iterator[Item]:
         """Topic feeds, then optional API enrichment (its failure is only a warning)."""
         items: dict[str, Item] = {}
-        failures: list[str] = []
-        for topic in self._config.topics:
-            try:
-                for item in self._fetch_topic(topic, window, log):
-                    _add(items, item)
-            except SourceError as exc:
-                log.error(str(exc))
-                failures.append(str(exc))
+        failures = gather(
+            self._config.topics, lambda topic: self._fetch_topic(topic, window, log), items, log
+        )
         if self._config.enrich_with_api:
             try:
                 for topic in self._config.topics:
@@ -54,23 +50,11 @@ class ZennSource:
         return f"{self._base}/topics/{quote(topic.lower(), safe='')}/feed"
 
     def _fetch_topic(self, topic: str, window: Window, log: FetchLog) -> list[Item]:
-        log.requests += 1
-        parsed = self._http.parse_feed(self.topic_feed_url(topic))
+        parsed = read_feed(self._http, self.topic_feed_url(topic), log)
         if parsed is None:
             return []
-        if parsed.warning:
-            log.warn(parsed.warning)
         descriptions = raw_descriptions(parsed.content)
-        items, skipped = [], 0
-        for entry in parsed.entries:
-            item = _feed_item(entry, topic, descriptions)
-            if item is None:
-                skipped += 1
-            elif window.contains(item.published):
-                items.append(item)
-        if skipped:
-            log.warn(f"{describe_url(parsed.url)}: skipped {skipped} entries without a link or date")
-        return items
+        return items_in_window(parsed, window, log, lambda entry: _feed_item(entry, topic, descriptions))
 
     def _enrich(self, topic: str, window: Window, items: dict[str, Item], log: FetchLog) -> None:
         """Counts for the feed's articles by slug; in-window articles the feed missed are added."""
@@ -100,11 +84,6 @@ class ZennSource:
                     items[found.id] = found
             if data.get("next_page") is None or (oldest is not None and oldest < window.start):
                 return
-
-
-def _add(items: dict[str, Item], item: Item) -> None:
-    old = items.get(item.id)
-    items[item.id] = dataclasses.replace(old, tags=merge_tags(old.tags, item.tags)) if old else item
 
 
 def raw_descriptions(content: bytes) -> dict[str, str]:
