@@ -136,3 +136,12 @@ def test_chromium_renders_the_preview_like_a_slack_message(tmp_path: Path) -> No
     blue = sum(1 for p in pixels if all(abs(v - w) < 40 for v, w in zip(p, SLACK_LINK_BLUE, strict=True)))
     assert (width, height) == (1000, 2000)
     assert (dark > 5_000, blue > 500) == (True, True)
+
+
+def test_vote_buttons_render_as_buttons() -> None:
+    """The 👍/👎 actions block shows as two buttons, not as an unsupported block."""
+    page = render_preview(render_digest(representative_digest()), posted_at=GENERATED_AT)
+    assert ('<span class="button">👍</span><span class="button">👎</span>' in page, "[actions]" in page) == (
+        True,
+        False,
+    )

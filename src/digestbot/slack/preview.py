@@ -91,6 +91,13 @@ def block_html(block: dict[str, Any]) -> str:
         return f'<div class="context">{parts}</div>'
     if kind == "divider":
         return '<hr class="divider">'
+    if kind == "actions":
+        buttons = "".join(
+            f'<span class="button">{_text(e.get("text"))}</span>'
+            for e in block.get("elements") or []
+            if e.get("type") == "button"
+        )
+        return f'<div class="actions">{buttons}</div>'
     return f'<div class="unsupported">[{html.escape(str(kind))}]</div>'
 
 
@@ -150,6 +157,9 @@ a:hover { text-decoration:underline; }
 code { font-family:Monaco,Menlo,Consolas,"Courier New",monospace; font-size:12px; color:#e01e5a;
   background:rgba(29,28,29,.04); border:1px solid rgba(29,28,29,.13); border-radius:3px; padding:2px 3px; }
 .context code { font-size:11px; }
+.actions { display:flex; gap:8px; margin:2px 0 10px; }
+.button { border:1px solid rgba(29,28,29,.3); border-radius:4px; padding:0 10px; font-size:13px;
+  line-height:26px; font-weight:700; }
 .chart { max-width:100%; border:1px solid var(--line); border-radius:8px; margin:4px 0; }
 .mention { color:var(--link); background:rgba(29,155,209,.1); border-radius:3px; padding:0 2px; }
 .replies { margin-top:4px; font-size:13px; font-weight:700; color:var(--link); }
