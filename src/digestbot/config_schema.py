@@ -39,6 +39,10 @@ class ArxivConfig(_Model):
     timeout_seconds: Seconds = 30.0
     max_retries: Annotated[int, Field(ge=0)] = 4
     max_results: Positive = 10_000
+    # arXiv announces a paper up to ~3 days after its submission (Fri 14:00 ET -> Mon 20:00 ET), so a
+    # paper submitted just before a digest's window can first appear during it. The digest also takes
+    # papers submitted up to this many days earlier that no earlier digest has shown.
+    announcement_lag_days: Annotated[int, Field(ge=0, le=14)] = 4
 
     @model_validator(mode="after")
     def _etiquette(self) -> ArxivConfig:

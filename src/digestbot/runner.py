@@ -28,6 +28,7 @@ from digestbot.graph.builder import build_graph
 from digestbot.graph.context import ProgressFn, RunContext, _no_progress
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.ingest import IngestReport
+from digestbot.selection import lag_window, select_items
 from digestbot.settings import ConfigError, Settings
 
 
@@ -242,9 +243,10 @@ def run_digest(
         fetched: dict[str, SourceCount] = {}
         notes: tuple[str, ...] = ()
         if fetch:
-            report = fetch_window(settings, store, window, names=source_names, on_progress=on_fetch_progress)
+            wide = lag_window(settings, window)
+            report = fetch_window(settings, store, wide, names=source_names, on_progress=on_fetch_progress)
             fetched, notes = ingest_notes(report)
-        items = store.items_in_window(window, sources=list(source_names) if source_names else None)
+        items = select_items(settings, store, window, source_names)
         if on_items is not None:
             on_items(len(items))
         guidance = None

@@ -180,3 +180,19 @@ def last_digest(engine: Engine, channel: str | None = None) -> dict[str, Any] | 
     with engine.connect() as conn:
         value = conn.execute(query).scalar()
     return dict(value) if value else None
+
+
+def posted_item_ids(engine: Engine, *, other_than: str) -> set[str]:
+    """Item ids already shown in a posted scheduled digest of another period.
+
+    On-demand digests (periods with `#`) do not count: a `/digest 3d` must not hide an item from
+    the weekly digest.
+    """
+    ensure_table(engine)
+    query = select(digest_posts.c.item_ids).where(
+        (digest_posts.c.status == "posted")
+        & (digest_posts.c.period != other_than)
+        & ~digest_posts.c.period.contains("#")
+    )
+    with engine.connect() as conn:
+        return {item_id for (ids,) in conn.execute(query) for item_id in ids or ()}
