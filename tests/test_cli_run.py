@@ -128,3 +128,19 @@ def test_dry_run_with_local_llm_then_cached_rerun(
     second = CliRunner().invoke(app, args)
     assert 0 == second.exit_code, second.output
     assert calls_after_first == len(llm.requests)
+
+
+def test_posting_without_a_slack_token_stops_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` (not --dry-run) with no SLACK_BOT_TOKEN exits 2 at once, naming the variable and --dry-run."""
+    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(ROOT / "config"))
+    result = CliRunner().invoke(app, ["run", "--no-fetch"])
+    assert (2, True, False) == (
+        result.exit_code,
+        "SLACK_BOT_TOKEN is not set" in result.output and "--dry-run" in result.output,
+        (tmp_path / "data").exists(),
+    )

@@ -51,6 +51,11 @@ def register(app: typer.Typer) -> None:
             names = parse_source_names(source) if source else None
             if category is not None:
                 settings.category(category)
+            if not dry_run and settings.secrets.slack_bot_token is None:
+                raise ConfigError(
+                    "SLACK_BOT_TOKEN is not set: put the bot token (xoxb-…) in the environment or in .env, "
+                    "or use --dry-run to make the digest without posting it"
+                )
         except (ValueError, ConfigError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
