@@ -144,3 +144,19 @@ def test_posting_without_a_slack_token_stops_before_any_work(
         "SLACK_BOT_TOKEN is not set" in result.output and "--dry-run" in result.output,
         (tmp_path / "data").exists(),
     )
+
+
+def test_model_without_key_is_a_config_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configured model with no API key exits 2 with the variables to set."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DIGESTBOT_LLM_API_KEY", "OPENAI_API_KEY", "DIGESTBOT_LLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(ROOT / "config"))
+    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIGESTBOT_LLM_MODEL", "openai:gpt-4o-mini")
+    monkeypatch.setenv("DIGESTBOT_AGENTS_DIR", str(ROOT / "agents"))
+    result = CliRunner().invoke(app, ["run", "--dry-run", "--no-fetch"])
+    said = " ".join(result.output.split())
+    assert (2, True) == (result.exit_code, "set DIGESTBOT_LLM_API_KEY or OPENAI_API_KEY" in said), said

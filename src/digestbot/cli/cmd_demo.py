@@ -12,6 +12,7 @@ from digestbot.cli import settings_or_exit
 from digestbot.cli.progress import PipelineProgress
 from digestbot.cli.report import print_outcome
 from digestbot.runner import RunError, run_digest
+from digestbot.settings import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +40,9 @@ def register(app: typer.Typer) -> None:
                     outcome = run_digest(
                         settings, DEMO_WINDOW, dry_run=True, out_dir=out / "digest", on_progress=progress
                     )
+        except ConfigError as exc:  # e.g. a broken agent file or category in the user's config
+            typer.secho(f"config error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
         except RunError as exc:
             typer.secho(f"demo failed: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None

@@ -75,6 +75,9 @@ def register(app: typer.Typer) -> None:
                     out_dir=out,
                     on_progress=progress,
                 )
+        except ConfigError as exc:  # e.g. a model without its API key, or a broken agent file
+            typer.secho(f"config error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
         except (RunError, StoreError) as exc:
             typer.secho(f"run failed: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
