@@ -186,3 +186,13 @@ def test_empty_secret_counts_as_unset(config_dir: Path) -> None:
         settings.secrets.redacted()["openai_api_key"],
         settings.secrets.redacted()["slack_bot_token"],
     )
+
+
+def test_agents_folder_is_found_beside_the_config_folder(
+    tmp_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another directory, the default `agents` folder is the one next to `config/`."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert config_dir.parent / "agents" == load_settings(config_dir, {}).agents_dir

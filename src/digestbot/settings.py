@@ -104,7 +104,12 @@ class Settings(BaseModel):
 
     @property
     def agents_dir(self) -> Path:
-        return Path(self.app.general.agents_dir)
+        """As configured; a relative folder missing from the working directory is looked up beside
+        the config folder (`/srv/bot/config` -> `/srv/bot/agents`), where the project keeps it."""
+        path = Path(self.app.general.agents_dir)
+        if path.is_absolute() or path.is_dir():
+            return path
+        return self.config_dir.parent / path
 
     @property
     def store_url(self) -> str:
