@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from digestbot.agents.base import UsageReport
 from digestbot.agents.offline import BATCH_SIZE, OfflineAgents
 from digestbot.agents.offline_classify import category_model, hint_phrases
+from digestbot.agents.offline_judge import unsupported
 from digestbot.agents.offline_summarize import summarize
 from digestbot.agents.offline_text import TermMatcher, english_sentences, normalize
 from digestbot.domain import Item, Popularity, SourceName
@@ -289,10 +290,91 @@ def test_english_blurb_falls_back_to_the_title() -> None:
 
 
 def test_feedback_selects_the_conservative_blurb_without_numbers() -> None:
-    """On a revision request the offline summarizer drops the extracted result."""
+    """On a revision request the offline summarizer drops the extracted number, keeping what improves."""
     text = "We propose FooRAG, a new framework. FooRAG improves accuracy by 12.75% on HotpotQA."
-    expected = "新しいフレームワークFooRAGを提案。"
+    expected = "新しいフレームワークFooRAGを提案。精度を向上。"
     assert expected == summarize(paper("FooRAG", text), 120, feedback="数値を削除")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("We introduce QuuxNet, a new model for parsing.", "新しいモデルQuuxNetを提案。"),
+        (
+            "We present a novel pruning method for vision transformers.",
+            "「vision transformers」のための新しい枝刈り手法を提案。",
+        ),
+        ("We construct a benchmark called ZorpBench.", "ベンチマークZorpBenchを構築。"),
+        ("We introduce a new benchmark called ZorpBench.", "新しいベンチマークZorpBenchを構築。"),
+        (
+            "We analyze attention head redundancy in deep decoders.",
+            "「attention head redundancy in deep decoders」を分析。",
+        ),
+        (
+            "This paper presents a survey of speculative decoding methods.",
+            "「speculative decoding」手法に関するサーベイ。",
+        ),
+    ],
+)
+def test_contribution_verb_follows_the_abstract(sentence: str, expected: str) -> None:
+    """propose/introduce/present -> 提案, a built benchmark -> 構築, analyze -> 分析, survey -> サーベイ."""
+    assert expected == summarize(paper("Some Paper", f"Background here. {sentence}"), 120)
+
+
+def test_english_blurb_without_a_number_says_what_improves_in_japanese() -> None:
+    """No quantitative result: the second sentence names the improved aspects from the phrase table."""
+    text = (
+        "Serving is slow. We propose BlipKV, a cache layout. BlipKV reduces memory and improves throughput."
+    )
+    assert "BlipKVを提案。メモリを削減。" == summarize(paper("BlipKV", text), 120)
+
+
+def test_english_blurb_reduced_latency_reads_as_faster_inference() -> None:
+    """'reduces latency' becomes 推論を高速化, never a lower speed."""
+    text = "We propose BlipKV, a cache layout. It reduces latency on long prompts."
+    assert "BlipKVを提案。推論を高速化。" == summarize(paper("BlipKV", text), 120)
+
+
+def test_english_blurb_names_the_evaluation_benchmarks() -> None:
+    """Without a claim, the second sentence says where the method is evaluated, names copied."""
+    text = "We propose GlimNet, a new model. Experiments on CoNLL-2003 and WikiNER-X confirm this."
+    assert "新しいモデルGlimNetを提案。CoNLL-2003で評価。" == summarize(paper("GlimNet", text), 120)
+
+
+@pytest.mark.parametrize("number", ["3.25", "17", "0.4"])
+def test_english_blurb_copies_the_result_number_and_unit(number: str) -> None:
+    """The result sentence copies the number exactly with its unit, and the judge finds it faithful."""
+    text = f"We propose GlimNet, a new model. GlimNet is {number}x faster than FlashAttention."
+    blurb = summarize(paper("GlimNet", text), 120)
+    assert f"新しいモデルGlimNetを提案。{number}倍の高速化。" == blurb
+    assert ([], []) == unsupported(blurb, text)
+
+
+def test_english_blurb_drops_the_second_sentence_rather_than_cut_it() -> None:
+    """When both sentences do not fit, the blurb is the first sentence whole."""
+    text = "We propose GlimNet, a new model. GlimNet improves accuracy by 12.5% on SQuAD."
+    expected = "新しいモデルGlimNetを提案。"
+    assert expected == summarize(paper("GlimNet", text), len(expected) + 5)
+
+
+@hypothesis_settings(max_examples=100, deadline=None)
+@given(
+    name=st.from_regex(r"[A-Z][a-z]{2,6}[A-Z]{2,4}", fullmatch=True),
+    claim=st.sampled_from(
+        [
+            "improves accuracy and robustness",
+            "reduces training cost",
+            "outperforms baselines on MMLU-Pro",
+            "is evaluated on GSM8K",
+            "cuts inference latency",
+        ]
+    ),
+)
+def test_english_blurb_words_all_come_from_the_source(name: str, claim: str) -> None:
+    """Every number and Latin word of a template blurb is in the source, so the judge's check passes."""
+    text = f"Models are big. We propose {name}, an efficient method for decoding. {name} {claim}."
+    item = paper(f"{name}: Faster Decoding", text)
+    assert ([], []) == unsupported(summarize(item, 120), f"{item.title}\n{text}")
 
 
 def test_japanese_blurb_is_the_first_sentences_of_the_source() -> None:

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import re
 
-from digestbot.agents.offline_template import SURVEY_SUFFIX, SURVEY_TITLE, contribution, result
+from digestbot.agents.offline_template import (
+    SURVEY_SUFFIX,
+    SURVEY_TITLE,
+    aspect,
+    contribution,
+    result,
+)
 from digestbot.agents.offline_text import english_sentences, japanese_sentences
 from digestbot.domain import Item
 
-PARAMS: dict[str, int] = {"version": 1}
+PARAMS: dict[str, int] = {"version": 2}
 
 ELLIPSIS = "…"
 
@@ -84,25 +90,27 @@ def japanese_blurb(item: Item, max_chars: int) -> str:
 
 
 def english_blurb(item: Item, max_chars: int, *, conservative: bool = False) -> str:
+    """Contribution sentence, then a result (or, without one, what it improves or is evaluated on)."""
     sentences = english_sentences(item.text)
     survey = SURVEY_TITLE.match(item.title.strip()) or SURVEY_SUFFIX.match(item.title.strip())
     first: str | None = None
+    rest = sentences[1:]  # without a contribution, the first sentence is usually background
     if survey and len(survey.group("topic")) <= max_chars - 12:
         first = quoted(survey.group("topic").strip(), max_chars, "に関するサーベイ。")
-    for sentence in sentences if first is None else ():
+    for index, sentence in enumerate(sentences if first is None else ()):
         first = contribution(sentence, max_chars)
         if first:
+            rest = sentences[index:]
             break
     if first is None or len(first) > max_chars:
         first = quoted(item.title, max_chars, "に関する研究。")
-    if conservative:
-        return fit(first, max_chars)
-    for sentence in sentences:
-        found = result(sentence)
-        if found:
-            if len(first) + len(found) <= max_chars:
-                return first + found
-            break
+    if first.endswith("サーベイ。"):
+        return fit(first, max_chars)  # a survey's "improves performance" is about the papers it covers
+    second = None if conservative else next(filter(None, map(result, sentences)), None)
+    if second is None or len(first) + len(second) > max_chars:
+        second = aspect(rest, latin=not conservative)
+    if second and len(first) + len(second) <= max_chars:
+        return first + second
     return fit(first, max_chars)
 
 

@@ -9,19 +9,36 @@ Both return None when the sentence gives them nothing safe to say.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-PARAMS: dict[str, int] = {"version": 1, "max_phrase_chars": 48, "max_name_chars": 32, "metric_window": 25}
+from digestbot.agents.offline_phrases import ASPECT_WORD, ASPECTS, TABLE_HASH, technique
+
+PARAMS: dict[str, int] = {
+    "version": 2,
+    "max_phrase_chars": 48,
+    "max_name_chars": 32,
+    "metric_window": 25,
+    "aspect_window": 40,
+    "phrase_table": TABLE_HASH,
+}
 
 _CONTRIBUTION = re.compile(
     r"\b(?:we|this (?:paper|work|study|article|report))\s+(?:(?:also|further|first|then|here)\s+)?"
-    r"(?P<verb>propos|introduc|present|develop|design|releas|buil|construct|creat|curat)\w*\s+(?P<obj>.+)",
+    r"(?P<verb>propos|introduc|present|develop|design|releas|buil|construct|creat|curat"
+    r"|analy[sz]|stud|investigat|examin|explor|characteri[sz]|surve|review)\w*\s+(?P<obj>.+)",
     re.IGNORECASE,
 )
 _VERB_JA = {
     "develop": "開発", "design": "設計", "releas": "公開",
     "buil": "構築", "construct": "構築", "creat": "構築", "curat": "構築",
+    "analys": "分析", "analyz": "分析", "stud": "分析", "investigat": "分析", "examin": "分析",
+    "explor": "分析", "characteris": "分析", "characteriz": "分析", "surve": "サーベイ", "review": "サーベイ",
 }  # fmt: skip
+_BUILT = ("ベンチマーク", "データセット", "コーパス")  # proposing one of these is building it
+_CLAUSE = re.compile(r"^(?:whether|how|what|why|if|when|which|to|and|or|that)\b", re.I)
+_SURVEY_OBJ = re.compile(
+    r"^(?:an?\s+|the\s+)?(?:\w+\s+)?(?:survey|review|overview)\s+(?:of|on)\s+(?P<topic>.+)", re.I
+)
 _OBJECT_END = re.compile(
     r",?\s+(?:that|which|where|whereby|to|by|using|leveraging|based on|consisting|aimed|designed|capable"
     r"|allowing|enabling|achieving|with|while|in order|so that)\b|[,;:(]|\s+-\s+|\.$"
@@ -76,13 +93,15 @@ def _describe(descriptor: str, *, keep_modifier: bool) -> str | None:
         dict.fromkeys(_ADJECTIVES[w.lower()] for w in words[:-1] if w.lower() in _ADJECTIVES)
     )
     modifier = " ".join(w for w in words[:-1] if w.lower() not in _ADJECTIVES) if keep_modifier else ""
+    modifier_ja = technique(modifier) if modifier else None
     purpose = ""
     complement = _PREPOSITION.split(complement, maxsplit=1)[0].strip()
     if keep_modifier and complement and len(complement) <= PARAMS["max_phrase_chars"] - 8:
         purpose = f"「{complement}」のための"
     if keep_modifier and not (purpose or modifier):
         return None  # 「新しい手法を提案」 says nothing; the title says more
-    return f"{purpose}{adjectives}{f'「{modifier}」' if modifier else ''}{type_ja}"
+    shown = modifier_ja or (f"「{modifier}」" if modifier else "")
+    return f"{purpose}{adjectives}{shown}{type_ja}"
 
 
 def _split_name(obj: str, head: str, rest: str) -> tuple[str, str]:
@@ -114,18 +133,26 @@ def contribution(sentence: str, max_chars: int) -> str | None:
         return None
     verb = _VERB_JA.get(match.group("verb").lower(), "提案")
     obj = match.group("obj")
+    if _CLAUSE.match(obj):
+        return None  # "we study whether ..." names a question, not a thing
+    survey = _SURVEY_OBJ.match(obj)
+    if survey:
+        obj, verb = survey.group("topic"), "サーベイ"
     head = _OBJECT_END.split(obj, maxsplit=1)[0].strip()
     name, descriptor = _split_name(obj, head, obj[len(head) :])
     if name and len(name) <= PARAMS["max_name_chars"]:
         shown = f"「{name}」" if " " in name else name  # a multiword name is quoted
-        return f"{_describe(descriptor, keep_modifier=False) or ''}{shown}を{verb}。"
-    label = _describe(descriptor, keep_modifier=True)
-    phrase = _LEADING.sub("", head).strip()
-    if not label and " " in phrase:
-        label = f"「{phrase}」"  # an English phrase is quoted, as Japanese digests quote a term
-    if label and 3 <= len(label) <= min(PARAMS["max_phrase_chars"], max_chars - 5):
-        return f"{label}を{verb}。"
-    return None
+        label = f"{_describe(descriptor, keep_modifier=False) or ''}{shown}"
+    else:
+        label = _describe(descriptor, keep_modifier=True) or ""
+        phrase = _LEADING.sub("", head).strip()
+        if not label and (" " in phrase or verb in {"分析", "サーベイ"}):
+            label = f"「{phrase}」"  # an English phrase is quoted, as Japanese digests quote a term
+        if not 3 <= len(label) <= min(PARAMS["max_phrase_chars"], max_chars - 5):
+            return None
+    if verb == "提案" and any(kind in label for kind in _BUILT):
+        verb = "構築"
+    return f"{label}に関するサーベイ。" if verb == "サーベイ" else f"{label}を{verb}。"
 
 
 SURVEY_TITLE = re.compile(
@@ -161,6 +188,14 @@ _BENCH = re.compile(
     r"\b(?:on|in|across)\s+(?:the\s+)?(?P<bench>[A-Z][A-Za-z0-9_\-.]*(?:\s+[A-Z][A-Za-z0-9_\-.]*){0,2})"
 )
 _UNIT_JA = {"%": "%", "x": "倍", "×": "倍", "fold": "倍", "-fold": "倍", "times": "倍"}
+
+
+def benchmarks(sentence: str) -> list[str]:
+    """Benchmark-like names after on/in/across (``on HotpotQA``), in order, without repeats."""
+    found = (
+        m.group("bench").rstrip(".") for m in _BENCH.finditer(sentence) if _is_benchmark(m.group("bench"))
+    )
+    return list(dict.fromkeys(found))
 
 
 def _is_benchmark(words: str) -> bool:
@@ -218,7 +253,7 @@ def result(sentence: str) -> str | None:
         value = _value(sentence, number)
         benches = [m for m in _BENCH.finditer(sentence) if _is_benchmark(m.group("bench"))]
         near = min(benches, key=lambda m: abs(m.start() - number.start()), default=None)
-        where = f"{near.group('bench')}で" if near else ""
+        where = f"{near.group('bench').rstrip('.')}で" if near else ""
         window = PARAMS["metric_window"]
         metrics = [m for m in _METRIC_WORD.finditer(sentence) if abs(m.start() - number.start()) <= window]
         metric_m = min(metrics, key=lambda m: abs(m.start() - number.start()), default=None)
@@ -232,4 +267,62 @@ def result(sentence: str) -> str | None:
         if verb == "高速化":
             return f"{where}{value}の高速化。"
         return f"{where}{metric}が{value}向上。" if metric else f"{where}{value}の向上。"
+    return None
+
+
+_ASPECT_CUES = (
+    (re.compile(r"\b(?:reduc|lower|cut|sav|decreas|minimi[sz]|mitigat|alleviat)\w*", re.I), "削減"),
+    (re.compile(r"\b(?:improv|boost|enhanc|increas|strengthen)\w*", re.I), "向上"),
+)
+_FASTER = re.compile(r"\b(?:faster|speeds? up|speed-?ups?|accelerat\w*)", re.I)
+_OUTPERFORM = re.compile(r"\b(?:outperform|surpass|beat)\w*", re.I)
+_EVALUATED = re.compile(r"\b(?:experiments?|evaluat\w*|results|tested|benchmarks)\b", re.I)
+_SPEED_ASPECT = "推論速度"  # "reduces latency" is a faster model, not a lower speed
+
+
+def _aspects(sentence: str, start: int) -> list[str]:
+    """Japanese names of the table's aspects within a short window after `start`, at most two."""
+    end = start + PARAMS["aspect_window"]
+    for pattern, _ in _ASPECT_CUES:  # "reduces memory and improves throughput": stop at the next verb
+        later = pattern.search(sentence, start, end)
+        end = later.start() if later else end
+    found = (ASPECTS[m.group(1).lower()] for m in ASPECT_WORD.finditer(sentence, start, end))
+    return list(dict.fromkeys(found))[:2]
+
+
+def _claim(sentence: str) -> str | None:
+    """What the sentence says the method improves or reduces, or that it beats baselines, in Japanese."""
+    for pattern, verb in _ASPECT_CUES:
+        for cue in pattern.finditer(sentence):
+            aspects = _aspects(sentence, cue.end())
+            if verb == "削減" and _SPEED_ASPECT in aspects:
+                return "推論を高速化。"
+            if aspects:
+                return f"{'と'.join(aspects)}を{verb}。"
+    if _FASTER.search(sentence):
+        return "推論を高速化。" if re.search(r"\binference\b", sentence, re.I) else None
+    outperform = _OUTPERFORM.search(sentence)
+    if outperform:
+        aspect = (_aspects(sentence, outperform.end()) or ["性能"])[0]
+        where = "、".join(benchmarks(sentence)[:2])
+        return f"{where + 'で' if where else ''}既存手法を上回る{aspect}。"
+    return None
+
+
+def aspect(sentences: Sequence[str], *, latin: bool = True) -> str | None:
+    """A short Japanese sentence on what the paper improves or is evaluated on, without numbers.
+
+    Built from table words and benchmark names of the sentences; with ``latin=False`` only from
+    table words (no benchmark names).
+    """
+    for sentence in sentences:
+        found = _claim(sentence)
+        if found and (latin or not re.search(r"[A-Za-z0-9]", found)):
+            return found
+    if not latin:
+        return None
+    for sentence in sentences:
+        names = benchmarks(sentence)[:2]
+        if names and _EVALUATED.search(sentence):
+            return f"{'、'.join(names)}で評価。"
     return None
