@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,14 @@ from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
 from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.socket_mode_server import SocketModeServer
-from digestbot.testing.worker_env import EVERY_SECOND, sample_items, worker_environ, write_config
+from digestbot.testing.worker_env import (
+    EVERY_SECOND,
+    Worker,
+    sample_items,
+    stop_all,
+    worker_environ,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_ID = "C0DIGEST01"
@@ -48,32 +53,6 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-@dataclass
-class Worker:
-    """One `digestbot serve` process, its output in a log file."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> int:
-        return stop_all(self)[0]
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)  # reaped: its pid no longer exists
-
-
-def stop_all(*workers: Worker) -> tuple[int, ...]:
-    """SIGTERM to every worker at once, then their exit codes."""
-    for worker in workers:
-        worker.proc.send_signal(signal.SIGTERM)
-    return tuple(worker.proc.wait(timeout=30) for worker in workers)
 
 
 @pytest.fixture

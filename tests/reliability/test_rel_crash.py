@@ -6,18 +6,16 @@ counted at the fake OpenAI server); exactly one digest reaches the channel for t
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from digestbot.testing.arxiv_server import Reply
+from digestbot.testing.worker_env import Worker
 from reliability.harness import (
     ARXIV_TITLES,
     QIITA_TITLES,
@@ -34,25 +32,6 @@ TITLES = [*ARXIV_TITLES, *QIITA_TITLES, *ZENN_TITLES]
 VICTIM = ARXIV_TITLES[1]
 EVERY_TWO_SECONDS = '{ day_of_week = "*", hour = "*", minute = "*", second = "*/2" }'
 OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
-
-
-@dataclass
-class Worker:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed or closed."""
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,3 +120,31 @@ def worker_environ(
     if app_token:
         env["SLACK_APP_TOKEN"] = app_token
     return env
+
+
+@dataclass
+class Worker:
+    """One `digestbot serve` process started by a test, its output in a log file."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or closed; the process is reaped."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code."""
+        return stop_all(self)[0]
+
+
+def stop_all(*workers: Worker, timeout: float = 60) -> tuple[int, ...]:
+    """SIGTERM to every worker at once, then their exit codes."""
+    for worker in workers:
+        worker.proc.send_signal(signal.SIGTERM)
+    return tuple(worker.proc.wait(timeout=timeout) for worker in workers)
