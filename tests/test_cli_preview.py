@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from digestbot.cli import app
 from digestbot.digest_json import digest_to_dict, save_latest, write_json
 from digestbot.settings import load_settings
-from digestbot.testing.sample_digest import large_digest, representative_digest
+from support.sample_digest import large_digest, representative_digest
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

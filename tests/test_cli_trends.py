@@ -11,7 +11,7 @@ from digestbot.cli import app
 from digestbot.digest_json import digest_to_dict
 from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import representative_digest
+from support.sample_digest import representative_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from digestbot.agents.spec import load_agents
 from digestbot.config_reload import ConfigHolder, post_admin_message
 from digestbot.settings import ConfigError, Settings, load_settings
 from digestbot.testing.slack_server import SlackServer
-from digestbot.testing.worker_env import worker_environ, write_config
+from support.worker_env import worker_environ, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RANDOM_ID = "C0RANDOM02"

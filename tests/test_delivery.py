@@ -28,8 +28,8 @@ from digestbot.slack.publish import SlackPublisher
 from digestbot.slack.render import render_digest
 from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import WINDOW, large_digest, representative_digest, trends_digest
 from digestbot.testing.slack_server import SlackServer
+from support.sample_digest import WINDOW, large_digest, representative_digest, trends_digest
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 PERIOD = "2026-11-16..2026-11-22"

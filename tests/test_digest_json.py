@@ -18,7 +18,7 @@ from digestbot.digest_json import (
 )
 from digestbot.domain import Digest
 from digestbot.settings import Settings, load_settings
-from digestbot.testing.sample_digest import large_digest, representative_digest, trends_digest
+from support.sample_digest import large_digest, representative_digest, trends_digest
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

@@ -22,7 +22,7 @@ from digestbot.store.schema import open_engine
 from digestbot.testing.feed_builders import synthetic_zenn_articles
 from digestbot.testing.feed_server import FeedServer
 from digestbot.testing.slack_server import SlackServer
-from digestbot.testing.worker_env import sample_items, worker_environ, write_config
+from support.worker_env import sample_items, worker_environ, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 JST = ZoneInfo("Asia/Tokyo")

@@ -28,7 +28,7 @@ from digestbot.scheduler import JOBS, PERSISTENT, build_scheduler, check_schedul
 from digestbot.settings import ConfigError, CronConfig, ScheduleConfig, Settings, load_settings
 from digestbot.store import ItemStore
 from digestbot.testing.slack_server import SlackServer
-from digestbot.testing.worker_env import sample_items, worker_environ, write_config
+from support.worker_env import sample_items, worker_environ, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 JST = ZoneInfo("Asia/Tokyo")

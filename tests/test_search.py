@@ -12,8 +12,8 @@ from digestbot.domain import Digest, DigestSection, SourceCount, SourceName, Win
 from digestbot.search import search, sync_index, terms_of
 from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import WINDOW, make_entry, make_item
 from digestbot.trends import WEEK
+from support.sample_digest import WINDOW, make_entry, make_item
 
 ENTRIES = {
     3: [

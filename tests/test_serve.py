@@ -31,7 +31,7 @@ from digestbot.store import digests as posts
 from digestbot.store.schema import open_engine
 from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.socket_mode_server import SocketModeServer
-from digestbot.testing.worker_env import (
+from support.worker_env import (
     EVERY_SECOND,
     Worker,
     sample_items,

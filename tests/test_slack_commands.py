@@ -31,7 +31,7 @@ from digestbot.slack.services import BotServices
 from digestbot.store import ItemStore
 from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.socket_mode_server import SocketModeServer
-from digestbot.testing.worker_env import sample_items, worker_environ, write_config
+from support.worker_env import sample_items, worker_environ, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FORM = dict(

@@ -26,8 +26,8 @@ from digestbot.slack.render import render_digest
 from digestbot.slack.services import BotServices
 from digestbot.store.feedback import votes
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
+from support.sample_digest import representative_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-signing-secret"

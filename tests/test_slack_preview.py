@@ -13,7 +13,7 @@ import pytest
 
 from digestbot.slack.preview import mrkdwn_to_html, render_preview
 from digestbot.slack.render import render_digest
-from digestbot.testing.sample_digest import GENERATED_AT, large_digest, representative_digest
+from support.sample_digest import GENERATED_AT, large_digest, representative_digest
 
 CHROMIUM_FLAGS = [
     "--headless",

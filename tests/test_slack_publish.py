@@ -12,8 +12,8 @@ from digestbot.settings import SlackConfig
 from digestbot.slack.errors import FIXES, SlackDeliveryError
 from digestbot.slack.publish import EVENT_TYPE, SlackPublisher
 from digestbot.slack.render import SlackMessage, render_digest
-from digestbot.testing.sample_digest import large_digest
 from digestbot.testing.slack_server import SlackServer
+from support.sample_digest import large_digest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 CHANNEL_ID = "C0DIGEST01"

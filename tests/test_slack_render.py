@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from digestbot.domain import Digest, DigestSection, Popularity, SourceCount, SourceName
 from digestbot.slack.render import SlackMessage, block_chars, render_digest
-from digestbot.testing.sample_digest import (
+from digestbot.testing.slack_validation import validate_message
+from support.sample_digest import (
     WINDOW,
     large_digest,
     make_entry,
@@ -21,7 +22,6 @@ from digestbot.testing.sample_digest import (
     representative_digest,
     trends_digest,
 )
-from digestbot.testing.slack_validation import validate_message
 
 GOLDEN = Path(__file__).parent / "golden" / "slack_blocks_representative.json"
 GOLDEN_TRENDS = Path(__file__).parent / "golden" / "slack_blocks_trends.json"

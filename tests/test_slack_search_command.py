@@ -23,8 +23,8 @@ from digestbot.slack.search_command import answer_text
 from digestbot.slack.services import BotServices
 from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
+from support.sample_digest import representative_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-signing-secret"

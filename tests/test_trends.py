@@ -12,7 +12,6 @@ from digestbot.domain import CategoryTrend, Digest, DigestSection, RisingTerm, S
 from digestbot.settings import Category
 from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.schema import open_engine
-from digestbot.testing.sample_digest import WINDOW, make_entry, make_item
 from digestbot.trends import (
     WEEK,
     WeekSample,
@@ -26,6 +25,7 @@ from digestbot.trends import (
     weekly_counts,
     weekly_history,
 )
+from support.sample_digest import WINDOW, make_entry, make_item
 
 CATEGORIES = (
     Category(id="rag", name="RAG", emoji="🔎", description="検索拡張"),

@@ -14,9 +14,9 @@ from digestbot.agents.offline import OfflineAgents
 from digestbot.domain import Trends
 from digestbot.graph.state import Verdict
 from digestbot.settings import AppConfig, JudgeConfig, LLMConfig, Secrets, Settings, load_categories
-from digestbot.testing.sample_digest import SAMPLE_TRENDS, trends_digest
 from digestbot.testing.scripted_chat import ScriptedChat
 from digestbot.trends_insight import insight_material, insight_problems, renumber, write_insight
+from support.sample_digest import SAMPLE_TRENDS, trends_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "RAGの採用が前4週平均の2.5件から5件に増えた。長文脈での検索と推論[3]や社内検索の事例[1]が目立った。"

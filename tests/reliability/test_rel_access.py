@@ -24,8 +24,8 @@ from digestbot.settings import Settings, load_settings
 from digestbot.slack.app import build_app
 from digestbot.slack.services import BotServices
 from digestbot.store import ItemStore
-from digestbot.testing.worker_env import sample_items
 from reliability.harness import ROOT, Hang, Stack
+from support.worker_env import sample_items
 
 SECRET = "reliability-signing-secret"
 FORM = dict(

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digestbot.testing.arxiv_server import Reply
-from digestbot.testing.worker_env import Worker
 from reliability.harness import (
     ARXIV_TITLES,
     QIITA_TITLES,
@@ -27,6 +26,7 @@ from reliability.harness import (
     wait_until,
     zenn_articles,
 )
+from support.worker_env import Worker
 
 TITLES = [*ARXIV_TITLES, *QIITA_TITLES, *ZENN_TITLES]
 VICTIM = ARXIV_TITLES[1]

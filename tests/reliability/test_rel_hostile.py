@@ -17,7 +17,6 @@ from digestbot.domain import Digest, DigestEntry, DigestSection, Item, Scores, S
 from digestbot.settings import SlackConfig
 from digestbot.slack.publish import SlackPublisher
 from digestbot.slack.render import render_digest
-from digestbot.testing.sample_digest import WINDOW as SAMPLE_WINDOW
 from digestbot.testing.slack_server import SlackServer
 from reliability.harness import (
     BIDI_AND_ZERO_WIDTH,
@@ -31,6 +30,7 @@ from reliability.harness import (
     user_text,
     zenn_articles,
 )
+from support.sample_digest import WINDOW as SAMPLE_WINDOW
 
 BROADCASTS = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<#C999|general>", "<!subteam^S1>"]
 EVIL = "<https://evil.example|click>"

