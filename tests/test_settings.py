@@ -194,5 +194,6 @@ def test_agents_folder_is_found_beside_the_config_folder(
     """Run from another directory, the default `agents` folder is the one next to `config/`."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    (config_dir.parent / "agents").mkdir()
     monkeypatch.chdir(elsewhere)
     assert config_dir.parent / "agents" == load_settings(config_dir, {}).agents_dir

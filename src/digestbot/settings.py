@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from digestbot import defaults
 from digestbot.config_schema import (
     DEFAULT_INTERESTS,
     AppConfig,
@@ -109,7 +110,15 @@ class Settings(BaseModel):
         path = Path(self.app.general.agents_dir)
         if path.is_absolute() or path.is_dir():
             return path
-        return self.config_dir.parent / path
+        beside = self.config_dir.parent / path
+        if beside.is_dir() or path != Path("agents"):
+            return beside
+        return defaults.AGENTS  # no agents/ folder anywhere: the packaged prompts
+
+    @property
+    def defaults_notice(self) -> str:
+        """'' or one line saying the packaged config/agents are in use (for `config check` and `run`)."""
+        return defaults.notice(self.config_dir, self.agents_dir)
 
     @property
     def store_url(self) -> str:
@@ -161,7 +170,10 @@ def redact_url(url: str) -> str:
 
 
 def default_config_dir(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("DIGESTBOT_CONFIG_DIR", "config"))
+    """DIGESTBOT_CONFIG_DIR, else ./config, else (no config folder here) the packaged defaults."""
+    if environ.get("DIGESTBOT_CONFIG_DIR"):
+        return Path(environ["DIGESTBOT_CONFIG_DIR"])
+    return Path("config") if Path("config").is_dir() else defaults.CONFIG
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"config error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         typer.echo(json.dumps(settings.effective(), ensure_ascii=False, indent=2))
+        if settings.defaults_notice:
+            typer.secho(settings.defaults_notice, fg="yellow", err=True)
         mode = "offline mode (heuristic agents)" if settings.offline else f"LLM: {settings.app.llm.model}"
         typer.secho(f"config OK: {len(settings.categories)} categories, {mode}", fg="green", err=True)
 
