@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fetch clean
+.PHONY: demo test lint bench fetch clean requirements check-lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -22,9 +22,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
+
+# requirements.txt: the lock the Heroku buildpack installs (runtime deps pinned as in constraints.txt).
+requirements: $(STAMP)
+	$(BIN)/python tools/requirements_lock.py
+
+check-lock: $(STAMP)
+	$(BIN)/python tools/requirements_lock.py --check
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
