@@ -110,3 +110,13 @@ def test_config_check_says_when_it_uses_the_packaged_defaults(
     monkeypatch.delenv("DIGESTBOT_AGENTS_DIR", raising=False)
     result = CliRunner().invoke(app, ["config", "check"])
     assert (0, True) == (result.exit_code, "using the packaged defaults" in result.output)
+
+
+def test_init_where_a_file_blocks_the_folder_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config").write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(app, ["init", str(tmp_path)])
+    assert (1, 1, True) == (
+        result.exit_code,
+        len(result.output.strip().splitlines()),
+        result.output.startswith(f"init: cannot write into {tmp_path}"),
+    )

@@ -18,7 +18,13 @@ def register(app: typer.Typer) -> None:
         """Write editable copies of the default config/ and agents/ into FOLDER; existing files are kept."""
         from digestbot import defaults
 
-        written, skipped = defaults.write_copies(folder)
+        try:
+            written, skipped = defaults.write_copies(folder)
+        except OSError as exc:  # e.g. a read-only folder, or a file named `config` where the folder goes
+            typer.secho(
+                f"init: cannot write into {folder}: {exc.strerror} ({exc.filename})", fg="red", err=True
+            )
+            raise typer.Exit(1) from None
         for path in written:
             typer.echo(f"wrote {path}")
         for path in skipped:
