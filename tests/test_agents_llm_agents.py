@@ -99,28 +99,38 @@ async def test_classify_sends_batch_size_items_per_call_and_keeps_input_order() 
     assert expected == agents.usage.per_agent["classifier"].calls
 
 
-async def test_item_left_out_of_the_answer_is_retried_alone() -> None:
-    """An item the model skipped gets one call of its own; the others are not asked again."""
+async def test_item_left_out_of_the_answer_gets_one_repair_request_for_the_batch() -> None:
+    """An item the model skipped is named in one repair request; the repaired answer is used (2 calls)."""
     chat = ScriptedChat(replies={"ClassificationBatch": [classify_all(skip=("2",)), classify_all()]})
-    results = await agents_with(chat).classify([make_item(n) for n in range(3)], CATEGORIES)
-    expected = [["1", "2", "3"], ["1"]]
-    assert expected == [item_ids(m) for m in chat.received]
-    expected = ["arxiv:2611.00000", "arxiv:2611.00001", "arxiv:2611.00002"]
-    assert expected == [r.item_id for r in results if isinstance(r, Classification)]
+    agents = agents_with(chat)
+    results = await agents.classify([make_item(n) for n in range(3)], CATEGORIES)
+    expected = 2
+    assert expected == len(chat.received)
+    assert "item 2: missing" in chat.received[1][-1].text
+    expected_ids = ["arxiv:2611.00000", "arxiv:2611.00001", "arxiv:2611.00002"]
+    assert expected_ids == [r.item_id for r in results if isinstance(r, Classification)]
+    expected_named = [("arxiv:2611.00001", "repaired", "missing")]
+    assert expected_named == [(i.item_id, i.kind, i.detail) for i in agents.usage.incidents]
+    assert (1, 0) == (agents.usage.per_agent["classifier"].repairs, agents.usage.per_agent["classifier"].retries)
 
 
-async def test_item_left_out_twice_fails_alone() -> None:
-    """Skipped again when asked alone, that item is an AgentError in its slot; the rest are classified."""
+async def test_item_left_out_three_times_is_held_back_and_named() -> None:
+    """Skipped in the batch, in its repair and when asked alone: that item is held back; the rest are kept."""
+    empty = ClassificationBatch(results=[])
     chat = ScriptedChat(
-        replies={"ClassificationBatch": [classify_all(skip=("2",)), ClassificationBatch(results=[])]}
+        replies={"ClassificationBatch": [classify_all(skip=("2",)), classify_all(skip=("2",)), empty]}
     )
     agents = agents_with(chat)
     results = await agents.classify([make_item(n) for n in range(3)], CATEGORIES)
     assert [Classification, AgentError, Classification] == [type(r) for r in results]
-    expected = "the model's answer left this item out twice"
-    assert expected == str(results[1])
-    expected = 1
-    assert expected == agents.usage.per_agent["classifier"].failures
+    expected = [["1", "2", "3"], ["1", "2", "3"], ["1"]]
+    assert expected == [item_ids(m) for m in chat.received]
+    expected_detail = "missing; after the repair request: missing; asked alone: missing"
+    assert f"held back: {expected_detail}" == str(results[1])
+    expected_named = [("arxiv:2611.00001", "held_back", expected_detail)]
+    assert expected_named == [(i.item_id, i.kind, i.detail) for i in agents.usage.incidents]
+    usage = agents.usage.per_agent["classifier"]
+    assert (1, 1, 1) == (usage.repairs, usage.retries, usage.failures)
 
 
 async def test_unusable_batch_answer_falls_back_to_one_call_per_item() -> None:
@@ -246,8 +256,8 @@ async def test_schema_violating_summary_gets_one_repair_then_agent_error() -> No
 # --- judge, usage, fingerprint -----------------------------------------------------------------------
 
 
-async def test_judge_returns_the_verdict_with_scores_clamped() -> None:
-    """Scores outside 1..5 are clamped; rationale and feedback pass through."""
+async def test_judge_scores_out_of_range_get_one_repair_request_naming_them() -> None:
+    """Scores outside 1..5 are named in one repair request; the repaired verdict passes through."""
     wild = {
         "relevance": 9,
         "significance": 0,
@@ -256,8 +266,12 @@ async def test_judge_returns_the_verdict_with_scores_clamped() -> None:
         "rationale": "r",
         "feedback": "f",
     }
-    chat = ScriptedChat(replies={"Verdict": [wild]})
-    verdict = await agents_with(chat).judge(make_item(1), GOOD_BLURB, RAG)
+    chat = ScriptedChat(replies={"Verdict": [wild, {**wild, "relevance": 5, "significance": 1}]})
+    agents = agents_with(chat)
+    verdict = await agents.judge(make_item(1), GOOD_BLURB, RAG)
+    assert "relevance 9 is outside 1..5; significance 0 is outside 1..5" in chat.received[1][-1].text
+    expected_named = [("arxiv:2611.00001", "repaired")]
+    assert expected_named == [(i.item_id, i.kind) for i in agents.usage.incidents]
     expected = (5, 1, 4, 5, "r", "f")
     assert expected == (
         verdict.relevance,
@@ -268,6 +282,18 @@ async def test_judge_returns_the_verdict_with_scores_clamped() -> None:
         verdict.feedback,
     )
     assert "チームの関心: LLM" in chat.received[0][-1].text
+
+
+async def test_judge_scores_still_out_of_range_after_the_repair_hold_the_item_back() -> None:
+    """A second out-of-range verdict is an AgentError (held back, named), never a clamped guess."""
+    wild = {**VERDICT.model_dump(), "faithfulness": 7}
+    chat = ScriptedChat(replies={"Verdict": [wild, wild]})
+    agents = agents_with(chat)
+    with pytest.raises(AgentError, match="faithfulness 7 is outside 1..5"):
+        await agents.judge(make_item(1), GOOD_BLURB, RAG)
+    expected = [("arxiv:2611.00001", "held_back")]
+    assert expected == [(i.item_id, i.kind) for i in agents.usage.incidents]
+    assert agents.usage.per_agent["judge"].failures == 1
 
 
 async def test_usage_and_cost_are_counted_per_agent() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from digestbot.domain import Item
 from digestbot.graph.state import Classification, Verdict
@@ -26,17 +26,43 @@ class AgentUsage:
     input_tokens: int = 0
     output_tokens: int = 0
     failures: int = 0
-    repairs: int = 0
+    repairs: int = 0  # repair requests sent (an answer that was unusable or inexact)
+    retries: int = 0  # items asked again alone after their batch answer stayed wrong
+    items: int = 0  # items the model was asked about (cache hits not included)
     cached: int = 0  # results served from the result cache (no call made)
     cost_usd: float = 0.0
 
 
+IncidentKind = Literal["mapped_to_other", "repaired", "retried", "held_back"]
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One item whose answer was not right the first time: what happened to it and why."""
+
+    agent: str
+    item_id: str
+    kind: IncidentKind
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"agent": self.agent, "item_id": self.item_id, "kind": self.kind, "detail": self.detail}
+
+
 @dataclass
 class UsageReport:
-    """Token usage per agent for one run, with the cost estimate from the config's price table."""
+    """Token usage per agent for one run, with the cost estimate from the config's price table.
+
+    `incidents` names every item mapped to "other" for an unknown id, repaired, retried alone or
+    held back, so the run report can say which ones (not only how many).
+    """
 
     model: str
     per_agent: dict[str, AgentUsage] = field(default_factory=lambda: {n: AgentUsage() for n in AGENT_NAMES})
+    incidents: list[Incident] = field(default_factory=list)
+
+    def record(self, agent: str, item_id: str, kind: IncidentKind, detail: str) -> None:
+        self.incidents.append(Incident(agent, item_id, kind, detail[:300]))
 
     @property
     def total(self) -> AgentUsage:
@@ -47,6 +73,8 @@ class UsageReport:
             out.output_tokens += usage.output_tokens
             out.failures += usage.failures
             out.repairs += usage.repairs
+            out.retries += usage.retries
+            out.items += usage.items
             out.cached += usage.cached
             out.cost_usd += usage.cost_usd
         return out

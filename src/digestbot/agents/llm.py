@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.exceptions import (
@@ -114,8 +114,8 @@ def price_of(prices: Mapping[str, Price], model: str) -> Price | None:
     return prices[max(matches, key=len)] if matches else None
 
 
-def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Any:
-    function = output_schema(schema)
+def _structured(model: BaseChatModel, schema: type[BaseModel], function: dict[str, Any] | None) -> Any:
+    function = function or output_schema(schema)
     if type(model).__module__.startswith("langchain_openai"):
         return model.with_structured_output(function, method="json_schema", strict=True, include_raw=True)
     return model.with_structured_output(function, include_raw=True)  # the provider's default (tool calling)
@@ -176,32 +176,48 @@ class LlmCaller:
         return self.usage.per_agent.setdefault(agent, AgentUsage())
 
     async def structured(
-        self, agent: str, model: BaseChatModel, model_name: str, schema: type[T], messages: list[BaseMessage]
+        self,
+        agent: str,
+        model: BaseChatModel,
+        model_name: str,
+        schema: type[T],
+        messages: list[BaseMessage],
+        *,
+        function: dict[str, Any] | None = None,
+        items: Sequence[str] = (),
     ) -> T:
-        """Call, parse, and on unusable output send one repair request; `AgentError` if still unusable."""
-        raw = await self._invoke(agent, model, model_name, schema, messages)
+        """Call, parse, and on unusable output send one repair request; `AgentError` if still unusable.
+
+        `function` replaces the schema's own function dict (e.g. one with this batch's enums);
+        `items` (the item ids the call is about) are named in `usage.incidents` when a repair fixed it.
+        """
+        raw = await self._invoke(agent, model, model_name, schema, messages, function)
         try:
             return parse_output(raw, schema)
         except UnusableOutput as first:
             self.agent_usage(agent).repairs += 1
             retry = [*messages, repair_request(schema, first.problem, first.text)]
-            raw = await self._invoke(agent, model, model_name, schema, retry)
+            raw = await self._invoke(agent, model, model_name, schema, retry, function)
             try:
-                return parse_output(raw, schema)
+                answer = parse_output(raw, schema)
             except UnusableOutput as second:
                 raise ModelOutputError(
                     f"unusable model output after one repair request: {second.problem}"
                 ) from None
+            for item_id in items:
+                self.usage.record(agent, item_id, "repaired", f"unusable answer: {first.problem}")
+            return answer
 
-    async def _invoke(
+    async def _invoke(  # noqa: PLR0917 - private; the one call site passes them in order
         self,
         agent: str,
         model: BaseChatModel,
         model_name: str,
         schema: type[BaseModel],
         messages: list[BaseMessage],
+        function: dict[str, Any] | None = None,
     ) -> AIMessage:
-        runnable = _structured(model, schema)
+        runnable = _structured(model, schema, function)
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:

@@ -16,8 +16,10 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel
 
 from digestbot.agents.base import AgentError, UsageReport
-from digestbot.agents.llm import LlmCaller, ModelOutputError, Sleep, build_chat_model
-from digestbot.agents.llm_output import output_schema
+from digestbot.agents.llm import LlmCaller, Sleep, build_chat_model
+from digestbot.agents.llm_answers import verdict_function, verdict_problems
+from digestbot.agents.llm_classify import BatchClassifier
+from digestbot.agents.llm_output import output_schema, repair_request
 from digestbot.agents.spec import AgentSpec, load_agent, load_agents
 from digestbot.domain import Item
 from digestbot.feedback import Example, JudgeGuidance
@@ -98,10 +100,6 @@ def _measure(text: str, max_chars: int) -> str:
     return f"{len(text)}/{max_chars} chars, {count_sentences(text)} sentences, Japanese share {share:.0%}"
 
 
-def _position(item_id: str) -> str:
-    return re.sub(r"\D", "", item_id)
-
-
 class LlmAgents:
     """The `Agents` protocol on a chat model. Inject `chat_model` (e.g. `ScriptedChat`) in tests.
 
@@ -173,13 +171,24 @@ class LlmAgents:
         """One structured call as `agent` (its model, retries, usage); for agents beyond the protocol."""
         return await self._call(agent, schema, messages)
 
-    async def _call(self, agent: str, schema: type[T], messages: list[BaseMessage]) -> T:
+    async def _call(
+        self,
+        agent: str,
+        schema: type[T],
+        messages: list[BaseMessage],
+        *,
+        item: Item | None = None,
+        function: dict[str, Any] | None = None,
+    ) -> T:
         model, model_name, _ = self._models[agent]
-        return await self._caller.structured(agent, model, model_name, schema, messages)
+        items = (item.id,) if item is not None else ()
+        return await self._caller.structured(
+            agent, model, model_name, schema, messages, function=function, items=items
+        )
 
-    def _failed(self, agent: str, error: AgentError) -> AgentError:
+    def _held_back(self, agent: str, item: Item, exc: AgentError) -> None:
         self.usage.per_agent[agent].failures += 1
-        return error
+        self.usage.record(agent, item.id, "held_back", str(exc))
 
     # --- classifier ---------------------------------------------------------------------------
 
@@ -189,56 +198,28 @@ class LlmAgents:
         """One entry per item, in order: its `Classification` (item_id = the item's id) or an `AgentError`."""
         size = self.batch_size("classifier")
         chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
-        answered = await asyncio.gather(*(self._classify_chunk(chunk, categories) for chunk in chunks))
+        classifier = self._classifier(categories)
+        answered = await asyncio.gather(*(classifier.classify(chunk) for chunk in chunks))
         return [answer for chunk in answered for answer in chunk]
 
-    async def _classify_call(
-        self, items: list[Item], categories: Sequence[Category]
-    ) -> dict[str, Classification]:
-        """Answers keyed by the item's position ("1", "2", ...), which is the id the prompt shows."""
-        messages = self.specs["classifier"].render(
-            categories=[category_view(c) for c in categories],
-            items=[
+    def _classifier(self, categories: Sequence[Category]) -> BatchClassifier:
+        model, model_name, _ = self._models["classifier"]
+        views = [category_view(c) for c in categories]
+
+        def render(items: list[Item]) -> list[BaseMessage]:
+            labelled = [
                 item_view(item, limit=CLASSIFY_TEXT_CHARS, label=str(n)) for n, item in enumerate(items, 1)
-            ],
-        )
-        batch = await self._call("classifier", ClassificationBatch, messages)
-        answers: dict[str, Classification] = {}
-        for result in batch.results:
-            answers.setdefault(_position(result.item_id), result)
-        if len(items) == 1 and len(batch.results) == 1:
-            answers.setdefault("1", batch.results[0])  # one item asked: whatever id the model wrote is it
-        return answers
+            ]
+            return self.specs["classifier"].render(categories=views, items=labelled)
 
-    async def _classify_chunk(
-        self, items: list[Item], categories: Sequence[Category]
-    ) -> list[Classification | AgentError]:
-        try:
-            answers = await self._classify_call(items, categories)
-        except ModelOutputError as exc:
-            if len(items) == 1:
-                return [self._failed("classifier", AgentError(str(exc)))]
-            answers = {}  # the batch's answer stayed unusable: ask for each item alone
-        except AgentError as exc:  # the provider failed: asking item by item would fail the same way
-            return [self._failed("classifier", AgentError(str(exc))) for _ in items]
-        pending = [(n, item) for n, item in enumerate(items, 1) if str(n) not in answers]
-        alone = await asyncio.gather(*(self._classify_alone(item, categories) for _, item in pending))
-        retried = {n: answer for (n, _), answer in zip(pending, alone, strict=True)}
-        return [
-            retried[n] if n in retried else answers[str(n)].model_copy(update={"item_id": item.id})
-            for n, item in enumerate(items, 1)
-        ]
+        async def call(
+            messages: list[BaseMessage], function: dict[str, Any], ids: Sequence[str]
+        ) -> ClassificationBatch:
+            return await self._caller.structured(
+                "classifier", model, model_name, ClassificationBatch, messages, function=function, items=ids
+            )
 
-    async def _classify_alone(
-        self, item: Item, categories: Sequence[Category]
-    ) -> Classification | AgentError:
-        try:
-            answers = await self._classify_call([item], categories)
-        except AgentError as exc:
-            return self._failed("classifier", AgentError(str(exc)))
-        if "1" not in answers:
-            return self._failed("classifier", AgentError("the model's answer left this item out twice"))
-        return answers["1"].model_copy(update={"item_id": item.id})
+        return BatchClassifier(render, call, self.usage, tuple(c.id for c in categories))
 
     # --- summarizer -----------------------------------------------------------------------------
 
@@ -254,8 +235,9 @@ class LlmAgents:
             previous=untrusted(previous.strip()),
         )
         min_japanese = self.settings.app.pipeline.min_japanese_ratio
+        self.usage.per_agent["summarizer"].items += 1
         try:
-            text = _clean((await self._call("summarizer", Blurb, messages)).blurb)
+            text = _clean((await self._call("summarizer", Blurb, messages, item=item)).blurb)
             problems = blurb_problems(text, max_chars, min_japanese)
             if not problems:
                 return text
@@ -265,14 +247,15 @@ class LlmAgents:
                 + "\n".join(problems)
                 + "\nルールを守って書き直した紹介文だけを返してください。"
             )
-            text = _clean((await self._call("summarizer", Blurb, [*messages, fix])).blurb)
+            text = _clean((await self._call("summarizer", Blurb, [*messages, fix], item=item)).blurb)
             if blurb_problems(text, max_chars, min_japanese):
                 raise AgentError(
                     f"the blurb still breaks the rules after one repair request ({_measure(text, max_chars)})"
                 )
+            self.usage.record("summarizer", item.id, "repaired", " ".join(problems))
             return text
-        except AgentError:
-            self.usage.per_agent["summarizer"].failures += 1
+        except AgentError as exc:
+            self._held_back("summarizer", item, exc)
             raise
 
     # --- judge -------------------------------------------------------------------------------------
@@ -291,10 +274,19 @@ class LlmAgents:
             liked=[example_view(e) for e in self.guidance.liked],
             disliked=[example_view(e) for e in self.guidance.disliked],
         )
+        self.usage.per_agent["judge"].items += 1
+        function = verdict_function()
         try:
-            verdict = await self._call("judge", Verdict, messages)
-        except AgentError:
-            self.usage.per_agent["judge"].failures += 1
+            verdict = await self._call("judge", Verdict, messages, item=item, function=function)
+            if problems := verdict_problems(verdict):  # one repair request naming the scores, then held back
+                self.usage.per_agent["judge"].repairs += 1
+                why = "; ".join(problems)
+                fix = repair_request(Verdict, why, verdict.model_dump_json())
+                verdict = await self._call("judge", Verdict, [*messages, fix], item=item, function=function)
+                if still := verdict_problems(verdict):
+                    raise AgentError(f"scores out of range after one repair request: {'; '.join(still)}")
+                self.usage.record("judge", item.id, "repaired", why)
+        except AgentError as exc:
+            self._held_back("judge", item, exc)
             raise
-        scores = ("relevance", "significance", "faithfulness", "japanese")
-        return verdict.model_copy(update={name: min(5, max(1, getattr(verdict, name))) for name in scores})
+        return verdict
