@@ -130,9 +130,30 @@ def context() -> RunContext:
 
 
 def test_node_writes_candidates_and_drop_counts(context: RunContext) -> None:
-    """The node reads state['items'] and the configured rules, and returns candidates and counts."""
+    """The node returns candidates, counts per rule, and each dropped item named with its rule and reason."""
     kept = item("arxiv:2511.00001", "Retrieval-augmented generation")
     dropped = item("arxiv:2511.00002", "Sourdough")
     update = prefilter_node({"items": [kept, dropped]}, Runtime(context=context))
-    expected = {"candidates": [kept], "prefilter_dropped": {NO_KEYWORD: 1}}
+    named = {"item_id": dropped.id, "stage": "prefilter", "status": "dropped"}
+    expected = {
+        "candidates": [kept],
+        "prefilter_dropped": {NO_KEYWORD: 1},
+        "prefiltered": [{**named, "detail": "no_keyword: 0 of the 1 topic terms needed"}],
+    }
     assert expected == update
+
+
+def test_each_rule_names_the_item_it_dropped_and_why() -> None:
+    """Excluded title and no interest say which term and which rule; kept items are not named."""
+    config = PrefilterConfig(exclude=["sourdough"], interests=["llm"], min_keyword_hits=0)
+    items = [
+        item("arxiv:2511.00001", "Sourdough bread with LLM"),
+        item("arxiv:2511.00002", "Graph coloring"),
+        item("arxiv:2511.00003", "LLM agents"),
+    ]
+    result = prefilter(items, CATS, config)
+    expected = [
+        ("arxiv:2511.00001", "excluded_title: the title contains the excluded term 'sourdough'"),
+        ("arxiv:2511.00002", "no_interest: none of the team's interests (pipeline.prefilter.interests)"),
+    ]
+    assert expected == result.dropped_items

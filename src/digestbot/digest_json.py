@@ -6,6 +6,7 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
      "sources": {"arxiv": {"fetched", "kept", "failed"}, ...},
      "sections": [{"category", "name", "emoji", "total", "entries": [ENTRY, ...]}, ...],
      "trends": TRENDS,                    # only when the digest has a trends section
+     "left_out": [LEFT, ...],             # every item of the window not posted (optional, default [])
      "stats": {...}}                      # free-form run statistics (costs, timings); may be {}
 
     TRENDS = {"weeks_compared", "categories": [{"category", "name", "emoji", "count", "baseline"}, ...],
@@ -15,8 +16,17 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
              "scores": {"relevance", "significance", "faithfulness", "japanese"}, "rationale", "rank",
              "popularity": {"likes", "stocks", "bookmarks", "comments"},      # null = unknown
              "text", "published", "updated", "authors": [...], "language", "tags": [...],
-             "version", "mentioned_arxiv_ids": [...], "announce_type"}
+             "version", "mentioned_arxiv_ids": [...], "announce_type",
+             "reason"}                   # the classifier's one-line reason (optional, default "")
 
+    LEFT = {"id", "title", "url", "status": "dropped" | "capped" | "held_back",
+            "stage": "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge" | "cap",
+            "reason", "category", "rank": int | null, "score": float | null}
+
+`left_out` and `reason` extend version 1 compatibly: files without them read as before (empty).
+In `stats`, the runner writes `incidents` (each item an agent's answer needed a repair, a retry
+alone, a mapping to "other", or was held back for: {"agent", "item_id", "kind", "detail"}) and
+`warnings` (a stage where more than 20 % of the items needed that).
 Datetimes are ISO 8601 with offset. `post --last` and `preview` read the saved file.
 """
 
@@ -36,6 +46,7 @@ from digestbot.domain import (
     DigestEntry,
     DigestSection,
     Item,
+    LeftOut,
     Popularity,
     RisingTerm,
     Scores,
@@ -88,7 +99,36 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
         "version": item.version,
         "mentioned_arxiv_ids": list(item.mentioned_arxiv_ids),
         "announce_type": item.announce_type,
+        "reason": entry.reason,
     }
+
+
+def _left(left: LeftOut) -> dict[str, Any]:
+    return {
+        "id": left.item_id,
+        "title": left.title,
+        "url": left.url,
+        "status": left.status,
+        "stage": left.stage,
+        "reason": left.reason,
+        "category": left.category,
+        "rank": left.rank,
+        "score": left.score,
+    }
+
+
+def _from_left(data: Mapping[str, Any]) -> LeftOut:
+    return LeftOut(
+        item_id=data["id"],
+        title=data["title"],
+        url=data["url"],
+        status=data["status"],
+        stage=data["stage"],
+        reason=data["reason"],
+        category=data["category"],
+        rank=data["rank"],
+        score=data["score"],
+    )
 
 
 def trends_to_dict(trends: Trends) -> dict[str, Any]:
@@ -138,6 +178,7 @@ def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) ->
             }
             for section in digest.sections
         ],
+        "left_out": [_left(left) for left in digest.left_out],
         "stats": dict(stats or {}),
     }
     if digest.trends is not None:
@@ -173,6 +214,7 @@ def _from_entry(data: Mapping[str, Any]) -> DigestEntry:
         rationale=data["rationale"],
         secondary=tuple(data["secondary"]),
         rank=float(data["rank"]),
+        reason=data.get("reason", ""),
     )
 
 
@@ -201,6 +243,7 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
             generated_at=datetime.fromisoformat(data["generated_at"]),
             notes=tuple(data["notes"]),
             trends=trends_from_dict(data["trends"]) if data.get("trends") is not None else None,
+            left_out=tuple(_from_left(left) for left in data.get("left_out") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DigestFileError(f"saved digest is malformed ({type(exc).__name__}: {exc})") from None

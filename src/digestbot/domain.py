@@ -130,6 +130,27 @@ class DigestEntry:
     rationale: str = ""
     secondary: tuple[str, ...] = ()
     rank: float = 0.0
+    reason: str = ""  # the classifier's one-line reason for the category
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """An item of the window that is not in the digest: where it stopped and why.
+
+    `status`: "dropped" (a rule or an agent's score), "capped" (kept, but over a category's cap or
+    the total cap) or "held_back" (an agent failed on it). `score` is the judge's rank when it was
+    judged, else the classifier's relevance (None before the classifier).
+    """
+
+    item_id: str
+    title: str
+    url: str
+    status: str
+    stage: str  # "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge" | "cap"
+    reason: str
+    category: str = ""
+    rank: int | None = None  # capped: its place in its category (1 = best)
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +220,7 @@ class Digest:
     generated_at: datetime
     notes: tuple[str, ...] = ()  # e.g. "Qiita: fetch failed (timeout)"; shown in the digest
     trends: Trends | None = None
+    left_out: tuple[LeftOut, ...] = ()  # every item of the window not posted, named (run report, preview)
 
     @property
     def entry_count(self) -> int:

@@ -28,6 +28,7 @@ from digestbot.graph.builder import build_graph
 from digestbot.graph.context import ProgressFn, RunContext, _no_progress
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.ingest import IngestReport
+from digestbot.run_health import alert_admin, needed_help, stage_warnings
 from digestbot.selection import lag_window, select_items
 from digestbot.settings import ConfigError, Settings
 
@@ -58,15 +59,23 @@ class RunOutcome:
             "kept": status["kept"],
             "dropped": status["dropped"],
             "dropped_by": dict(
-                Counter(drop_stage(r.get("detail", "")) for r in self.results if r.get("status") == "dropped")
+                Counter(
+                    drop_stage(r.get("detail", ""), r.get("stage", ""))
+                    for r in self.results
+                    if r.get("status") == "dropped"
+                )
             ),
             "failed": status["failed"],
             "posted_entries": self.digest.entry_count,
             "failures": [
-                {"item_id": r["item_id"], "detail": r.get("detail", "")}
+                {"item_id": r["item_id"], "stage": r.get("stage", ""), "detail": r.get("detail", "")}
                 for r in self.results
                 if r.get("status") == "failed"
             ],
+            "left_out": dict(Counter(left.status for left in self.digest.left_out)),
+            "incidents": [incident.as_dict() for incident in self.usage.incidents],
+            "needed_help": needed_help(self.usage),
+            "warnings": self.warnings(),
             "usage": {
                 "model": self.usage.model,
                 "per_agent": {name: vars(u) for name, u in self.usage.per_agent.items()},
@@ -80,9 +89,15 @@ class RunOutcome:
             **({"trends_note": self.trends_note} if self.trends_note else {}),
         }
 
+    def warnings(self) -> list[str]:
+        """Stages where more than 20 % of the items needed a repair, a retry, "other" or were held back."""
+        return stage_warnings(self.usage)
 
-def drop_stage(detail: str) -> str:
+
+def drop_stage(detail: str, stage: str = "") -> str:
     """Which rung of the pipeline dropped an item: classifier, shortlist or judge."""
+    if stage:
+        return stage
     if detail.startswith("not shortlisted"):
         return "shortlist"
     if detail.startswith("classifier"):
@@ -307,10 +322,16 @@ def run_digest(
                 "Free some space (or set general.data_dir) and run again: the agents' results are cached"
             ) from exc
         if not dry_run:
-            from digestbot.delivery import deliver
-
-            outcome.delivery = deliver(digest, settings, store.engine, force=force)
+            _deliver(outcome, settings, store.engine, window, force=force)
     return outcome
+
+
+def _deliver(outcome: RunOutcome, settings: Settings, engine: Any, window: Window, *, force: bool) -> None:
+    """Post the digest, then tell the admin channel about stages that needed too much help."""
+    from digestbot.delivery import deliver
+
+    outcome.delivery = deliver(outcome.digest, settings, engine, force=force)
+    alert_admin(settings, window, outcome.warnings())
 
 
 __all__ = ["ConfigError", "RunError", "RunOutcome", "run_digest", "run_pipeline", "write_outputs"]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from digestbot.digest_markdown import to_markdown
+from digestbot.domain import LeftOut
+from digestbot.run_health import KIND_LABEL
 from digestbot.runner import RunOutcome
 
 
@@ -16,7 +21,8 @@ def usage_table(outcome: RunOutcome) -> Table:
         " — offline mode (no LLM calls)" if outcome.digest.offline else f" — {usage.model}"
     )
     table = Table(title=title)
-    for column in ("agent", "calls", "cached", "input tok", "output tok", "repairs", "failures", "cost USD"):
+    columns = ("agent", "calls", "cached", "input tok", "output tok", "repairs", "retries", "failures")
+    for column in (*columns, "cost USD"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     rows = [*usage.per_agent.items(), ("total", usage.total)]
     for name, u in rows:
@@ -27,10 +33,57 @@ def usage_table(outcome: RunOutcome) -> Table:
             str(u.input_tokens),
             str(u.output_tokens),
             str(u.repairs),
+            str(u.retries),
             str(u.failures),
             f"{u.cost_usd:.4f}",
         )
     return table
+
+
+BEST_LEFT_OUT = 10
+
+
+def _score(left: LeftOut) -> str:
+    return "-" if left.score is None else f"{left.score:.2f}"
+
+
+def print_left_out(outcome: RunOutcome, out: Console) -> None:
+    """Counts of what was left out, every held-back item, and the ten best-scored items not posted."""
+    left = outcome.digest.left_out
+    if not left:
+        return
+    counts = Counter(item.status for item in left)
+    out.print(
+        "not in the digest: "
+        + " · ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        + " (every one is listed in digest.json `left_out` and in `digestbot preview`)",
+        highlight=False,
+    )
+    for item in (i for i in left if i.status == "held_back"):
+        out.print(
+            f"  [yellow]held back[/] {escape(item.item_id)} ({item.stage}): {escape(item.reason)}",
+            highlight=False,
+        )
+    best = sorted((i for i in left if i.score is not None), key=lambda i: (-(i.score or 0), i.item_id))
+    if not best:
+        return
+    table = Table(title=f"best-scored items not in the digest (top {BEST_LEFT_OUT})")
+    for column in ("title", "category", "score", "why"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for item in best[:BEST_LEFT_OUT]:
+        why = f"{item.stage}: {item.reason}"
+        table.add_row(escape(item.title[:60]), escape(item.category), _score(item), escape(why[:120]))
+    out.print(table)
+
+
+def print_incidents(outcome: RunOutcome, out: Console) -> None:
+    """Every item whose answer needed a repair, a retry alone, "other" or was held back, by agent."""
+    for incident in outcome.usage.incidents:
+        label = KIND_LABEL.get(incident.kind, incident.kind)
+        out.print(
+            f"  [yellow]{incident.agent} {label}[/] {escape(incident.item_id)}: {escape(incident.detail)}",
+            highlight=False,
+        )
 
 
 def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
@@ -45,13 +98,15 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
         f"in the digest {stats['posted_entries']} · {stats['seconds']} s",
         highlight=False,
     )
-    for failure in stats["failures"][:10]:
-        out.print(f"  [yellow]held back[/] {failure['item_id']}: {failure['detail']}", highlight=False)
+    print_left_out(outcome, out)
+    print_incidents(outcome, out)
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
         out.print(f"wrote {kind}: {path}", highlight=False)
     if outcome.trends_note:
         out.print(f"trends: {outcome.trends_note}", highlight=False)
+    for warning in outcome.warnings():
+        out.print(f"[bold red]WARNING[/] {escape(warning)}", highlight=False)
     delivery = outcome.delivery
     if delivery is not None:
         line = f"Slack: {delivery.action} to {delivery.channel} ({delivery.messages} message(s))"

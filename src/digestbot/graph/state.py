@@ -47,10 +47,12 @@ class Verdict(_Out):
 
 class ItemResult(TypedDict, total=False):
     item_id: str
+    stage: str  # where it stopped: "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge"
     category: str
     secondary: list[str]
     confidence: float
-    reason: str
+    relevance: int  # the classifier's 1..5
+    reason: str  # the classifier's one-line reason
     blurb: str
     verdict: dict[str, object]
     revisions: int
@@ -63,6 +65,7 @@ class RunState(TypedDict, total=False):
     items: list[Item]
     candidates: list[Item]
     prefilter_dropped: dict[str, int]  # rule -> count
+    prefiltered: list[ItemResult]  # each item the prefilter dropped, with its rule (stage "prefilter")
     classified: dict[str, Classification]
     results: Annotated[list[ItemResult], operator.add]
     digest: Digest

@@ -60,7 +60,8 @@ def shortlist(
     groups: dict[str, list[str]] = {}
     for item_id, cls in classified.items():
         if cls.relevance < min_relevance:
-            dropped.append(_dropped(item_id, f"classifier: relevance {cls.relevance} < {min_relevance}"))
+            why = f"classifier: relevance {cls.relevance} < {min_relevance}"
+            dropped.append(_dropped(item_id, "classifier", why, cls))
         else:
             groups.setdefault(cls.primary, []).append(item_id)
     caps = {c.id: c.cap for c in categories}
@@ -79,9 +80,8 @@ def shortlist(
             if rank < limit:
                 kept[item_id] = classified[item_id]
             else:
-                dropped.append(
-                    _dropped(item_id, f"not shortlisted: {category} keeps its best {limit} for summaries")
-                )
+                why = f"not shortlisted: {category} keeps its best {limit} for summaries (rank {rank + 1})"
+                dropped.append(_dropped(item_id, "shortlist", why, classified[item_id]))
     return kept, dropped
 
 
@@ -89,16 +89,26 @@ def _order(cls: Classification, item: Item) -> tuple[int, float, int, str]:
     return (-cls.relevance, -cls.confidence, -item.popularity.score(), item.id)
 
 
-def _dropped(item_id: str, detail: str) -> ItemResult:
-    return {"item_id": item_id, "status": "dropped", "detail": detail}
+def _dropped(item_id: str, stage: str, detail: str, cls: Classification) -> ItemResult:
+    return {
+        "item_id": item_id,
+        "stage": stage,
+        "status": "dropped",
+        "detail": detail,
+        "category": cls.primary,
+        "relevance": cls.relevance,
+        "confidence": cls.confidence,
+        "reason": cls.reason,
+    }
 
 
 def _failed(item: Item, detail: str) -> ItemResult:
-    return {"item_id": item.id, "status": "failed", "detail": f"classifier: {detail}"}
+    return {"item_id": item.id, "stage": "classifier", "status": "failed", "detail": f"classifier: {detail}"}
 
 
 def _off_topic(item: Item, reason: str) -> ItemResult:
-    return {"item_id": item.id, "status": "dropped", "detail": f"classifier: fits no category ({reason})"}
+    detail = f"classifier: fits no category ({reason[:40]})"
+    return {"item_id": item.id, "stage": "classifier", "status": "dropped", "detail": detail}
 
 
 async def _classify_batch(ctx: RunContext, batch: list[Item]) -> list[Classification | AgentError]:
@@ -126,6 +136,9 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
                 results.append(_failed(item, str(answer)))
                 continue
             cleaned = clean_classification(answer, ctx.categories, other)
+            if cleaned is not None and cleaned.primary != answer.primary.strip().lower():
+                why = f"category {answer.primary.strip()[:40]!r} unknown: mapped to {cleaned.primary!r}"
+                ctx.agents.usage.record("classifier", item.id, "mapped_to_other", why)
             if cleaned is None:
                 results.append(_off_topic(item, answer.primary))
             elif ctx.only_category in (None, cleaned.primary):

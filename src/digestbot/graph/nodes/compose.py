@@ -10,7 +10,16 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from digestbot.domain import Digest, DigestEntry, DigestSection, Item, Scores, SourceCount, Window
+from digestbot.domain import (
+    Digest,
+    DigestEntry,
+    DigestSection,
+    Item,
+    LeftOut,
+    Scores,
+    SourceCount,
+    Window,
+)
 from digestbot.graph.context import RunContext
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.settings import Category
@@ -29,14 +38,17 @@ def rank(scores: Scores, item: Item, confidence: float) -> float:
     )
 
 
-def _entry(result: ItemResult, item: Item) -> DigestEntry:
-    verdict = result.get("verdict", {})
-    scores = Scores(
+def _scores(verdict: Mapping[str, object]) -> Scores:
+    return Scores(
         relevance=int(verdict.get("relevance", 1)),  # type: ignore[call-overload]
         significance=int(verdict.get("significance", 1)),  # type: ignore[call-overload]
         faithfulness=int(verdict.get("faithfulness", 1)),  # type: ignore[call-overload]
         japanese=int(verdict.get("japanese", 1)),  # type: ignore[call-overload]
     )
+
+
+def _entry(result: ItemResult, item: Item) -> DigestEntry:
+    scores = _scores(verdict := result.get("verdict", {}))
     return DigestEntry(
         item=item,
         category=result.get("category", ""),
@@ -45,7 +57,81 @@ def _entry(result: ItemResult, item: Item) -> DigestEntry:
         rationale=str(verdict.get("rationale", "")),
         secondary=tuple(result.get("secondary", [])),
         rank=round(rank(scores, item, result.get("confidence", 0.5)), 4),
+        reason=result.get("reason", ""),
     )
+
+
+STATUS = {"dropped": "dropped", "failed": "held_back"}
+
+
+def _left_result(result: ItemResult, item: Item) -> LeftOut:
+    """A dropped or held-back item; scored by the judge's rank if judged, else the classifier's relevance."""
+    score: float | None = None
+    if "verdict" in result:
+        score = round(rank(_scores(result["verdict"]), item, result.get("confidence", 0.5)), 4)
+    elif "relevance" in result:
+        score = float(result["relevance"])
+    stage = result.get("stage") or "judge"
+    return LeftOut(
+        item_id=item.id,
+        title=item.title,
+        url=item.url,
+        status=STATUS.get(result.get("status", ""), "dropped"),
+        stage=stage,
+        reason=result.get("detail", "").removeprefix(f"{stage}: ") or stage,
+        category=result.get("category", ""),
+        score=score,
+    )
+
+
+def capped_out(
+    kept: Sequence[DigestEntry],
+    sections: Sequence[DigestSection],
+    categories: Sequence[Category],
+    total_cap: int,
+) -> list[LeftOut]:
+    """Kept entries the caps left out of the post, with their category and place in it."""
+    shown = {e.item.id for section in sections for e in section.entries}
+    caps = {c.id: c.cap for c in categories}
+    by_category: dict[str, list[DigestEntry]] = {}
+    for entry in kept:
+        by_category.setdefault(entry.category, []).append(entry)
+    out = []
+    for category, entries in by_category.items():
+        entries.sort(key=lambda e: (-e.rank, e.item.id))
+        for place, entry in enumerate(entries, 1):
+            if entry.item.id in shown:
+                continue
+            cap = caps.get(category)
+            if cap is None:
+                why = f"category {category!r} is not configured"
+            elif place > cap:
+                why = f"category cap: {category} shows its best {cap}"
+            else:
+                why = f"total cap: the digest shows the best {total_cap}"
+            item = entry.item
+            out.append(
+                LeftOut(item.id, item.title, item.url, "capped", "cap", why, category, place, entry.rank)
+            )
+    return out
+
+
+def left_out(
+    items: Sequence[Item],
+    results: Sequence[ItemResult],
+    kept: Sequence[DigestEntry],
+    sections: Sequence[DigestSection],
+    ctx: RunContext,
+) -> tuple[LeftOut, ...]:
+    """Every item of the window that is not posted: prefilter drops, later drops, held back, capped."""
+    by_id = {item.id: item for item in items}
+    named = [
+        _left_result(r, by_id[r["item_id"]])
+        for r in results
+        if r.get("status") in STATUS and r.get("item_id") in by_id
+    ]
+    capped = capped_out(kept, sections, ctx.categories, ctx.settings.app.pipeline.total_cap)
+    return (*named, *capped)
 
 
 def build_sections(
@@ -98,12 +184,14 @@ def compose_digest(
     ctx: RunContext,
     *,
     now: datetime | None = None,
+    prefiltered: Sequence[ItemResult] = (),
 ) -> Digest:
     by_id = {item.id: item for item in items}
     kept = [
         _entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id
     ]
     sections = build_sections(kept, ctx.categories, ctx.settings.app.pipeline.total_cap)
+    everything = [*prefiltered, *results]
     general = ctx.settings.app.general
     return Digest(
         window=window,
@@ -113,11 +201,16 @@ def compose_digest(
         offline=ctx.agents.offline,
         generated_at=now or datetime.now(UTC),
         notes=ctx.notes + failure_note(results),
+        left_out=left_out(items, everything, kept, sections, ctx),
     )
 
 
 async def compose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     digest = compose_digest(
-        state["window"], state.get("items", []), state.get("results", []), runtime.context
+        state["window"],
+        state.get("items", []),
+        state.get("results", []),
+        runtime.context,
+        prefiltered=state.get("prefiltered", []),
     )
     return {"digest": digest}

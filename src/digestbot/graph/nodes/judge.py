@@ -55,9 +55,11 @@ def _result(
     cls = state["classification"]
     result: ItemResult = {
         "item_id": state["item"].id,
+        "stage": "judge",
         "category": cls.primary,
         "secondary": list(cls.secondary),
         "confidence": cls.confidence,
+        "relevance": cls.relevance,
         "reason": cls.reason,
         "blurb": state.get("blurb", ""),
         "revisions": state.get("revisions", 0),

@@ -30,7 +30,7 @@ from langgraph.runtime import Runtime
 from digestbot.agents.offline_text import TermMatcher, normalize
 from digestbot.domain import Item
 from digestbot.graph.context import RunContext
-from digestbot.graph.state import RunState
+from digestbot.graph.state import ItemResult, RunState
 from digestbot.settings import Category, PrefilterConfig
 
 EXCLUDED_TITLE = "excluded_title"
@@ -42,6 +42,7 @@ NO_INTEREST = "no_interest"
 class PrefilterResult:
     kept: list[Item]
     dropped: dict[str, int] = field(default_factory=dict)  # rule -> how many items it dropped
+    dropped_items: list[tuple[str, str]] = field(default_factory=list)  # (item id, "rule: why"), in order
 
 
 @lru_cache(maxsize=8)
@@ -53,13 +54,29 @@ def _matchers(
     return topic, TermMatcher(config.interests), TermMatcher(config.exclude)
 
 
-def _enough_hits(matcher: TermMatcher, text: str, needed: int) -> bool:
+def _hits(matcher: TermMatcher, text: str, needed: int) -> int:
+    """Distinct terms found, counting no further than `needed`."""
     seen: set[str] = set()
     for key in matcher.keys(text):
         seen.add(key)
         if len(seen) >= needed:
-            return True
-    return False
+            break
+    return len(seen)
+
+
+def _why(
+    item: Item, text: str, matchers: tuple[TermMatcher, TermMatcher, TermMatcher], config: PrefilterConfig
+) -> str | None:
+    """ "rule: reason" when a rule drops the item, else None."""
+    topic, interests, exclude = matchers
+    if len(exclude) and (term := next(exclude.keys(normalize(item.title)), None)) is not None:
+        return f"{EXCLUDED_TITLE}: the title contains the excluded term {term!r}"
+    needed = config.min_keyword_hits
+    if needed and (hits := _hits(topic, text, needed)) < needed:
+        return f"{NO_KEYWORD}: {hits} of the {needed} topic terms needed"
+    if config.require_interest and len(interests) and next(interests.keys(text), None) is None:
+        return f"{NO_INTEREST}: none of the team's interests (pipeline.prefilter.interests)"
+    return None
 
 
 def prefilter(
@@ -68,24 +85,27 @@ def prefilter(
     """Split `items` into the ones worth classifying and per-rule drop counts. Pure; order kept."""
     if not config.enabled:
         return PrefilterResult(kept=list(items))
-    topic, interests, exclude = _matchers(tuple(categories), config)
+    matchers = _matchers(tuple(categories), config)
     kept: list[Item] = []
     dropped: Counter[str] = Counter()
+    named: list[tuple[str, str]] = []
     for item in items:
         text = normalize(f"{item.title}\n{item.text}\n{' / '.join(item.tags)}")
-        if len(exclude) and next(exclude.keys(normalize(item.title)), None) is not None:
-            dropped[EXCLUDED_TITLE] += 1
-        elif config.min_keyword_hits and not _enough_hits(topic, text, config.min_keyword_hits):
-            dropped[NO_KEYWORD] += 1
-        elif config.require_interest and len(interests) and next(interests.keys(text), None) is None:
-            dropped[NO_INTEREST] += 1
-        else:
+        why = _why(item, text, matchers, config)
+        if why is None:
             kept.append(item)
-    return PrefilterResult(kept=kept, dropped=dict(dropped))
+        else:
+            dropped[why.partition(":")[0]] += 1
+            named.append((item.id, why))
+    return PrefilterResult(kept=kept, dropped=dict(dropped), dropped_items=named)
 
 
 def prefilter_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Graph node: `items` -> `candidates`, and the per-rule counts for the run report."""
     ctx = runtime.context
     result = prefilter(state.get("items", []), ctx.categories, ctx.settings.app.pipeline.prefilter)
-    return {"candidates": result.kept, "prefilter_dropped": result.dropped}
+    named: list[ItemResult] = [
+        {"item_id": item_id, "stage": "prefilter", "status": "dropped", "detail": why}
+        for item_id, why in result.dropped_items
+    ]
+    return {"candidates": result.kept, "prefilter_dropped": result.dropped, "prefiltered": named}

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from digestbot.agents.base import AgentError
 from digestbot.graph.context import RunContext
-from digestbot.graph.state import ItemState
+from digestbot.graph.state import ItemResult, ItemState
 
 
 async def summarize(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -21,10 +21,17 @@ async def summarize(state: ItemState, runtime: Runtime[RunContext]) -> dict[str,
         )
     except AgentError as exc:
         ctx.on_progress("summarize", 1)
-        return {
-            "outcome": "done",
-            "results": [{"item_id": item.id, "status": "failed", "detail": f"summarizer: {exc}"}],
+        cls = state["classification"]
+        failed: ItemResult = {
+            "item_id": item.id,
+            "stage": "summarizer",
+            "status": "failed",
+            "detail": f"summarizer: {exc}",
+            "category": cls.primary,
+            "relevance": cls.relevance,
+            "reason": cls.reason,
         }
+        return {"outcome": "done", "results": [failed]}
     if not feedback:
         ctx.on_progress("summarize", 1)
     return {"blurb": blurb, "outcome": ""}
