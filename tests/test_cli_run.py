@@ -160,3 +160,68 @@ def test_model_without_key_is_a_config_error_not_a_traceback(
     result = CliRunner().invoke(app, ["run", "--dry-run", "--no-fetch"])
     said = " ".join(result.output.split())
     assert (2, True) == (result.exit_code, "set DIGESTBOT_LLM_API_KEY or OPENAI_API_KEY" in said), said
+
+
+def _inexact_classifier() -> Any:
+    """Batch answers with item 2 under an unknown category, item 3 left out and item 5 twice; repairs exact."""
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        exact = _classify({"messages": [m for m in request["messages"] if "<item id=" in str(m["content"])]})
+        if "前回の出力は" in _user_text(request) or len(exact["results"]) < 5:
+            return exact
+        results = [dict(r) for r in exact["results"] if r["item_id"] != "3"]
+        results[1]["primary"] = "llm"
+        return {"results": [*results, dict(results[3])]}
+
+    return respond
+
+
+def test_inexact_llm_answers_are_repaired_named_and_the_admin_channel_is_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown category, missing and duplicated items: one repair per batch (2 calls each), every
+    affected item named in the report and digest.json, and > 20 % of the stage warns in red and on Slack."""
+    from digestbot.testing.slack_server import SlackServer
+
+    entries = synthetic_entries(40, seed=3, start=START, end=END)
+    responder = by_schema(
+        {"ClassificationBatch": _inexact_classifier(), "Blurb": _summarize, "Verdict": _judge}
+    )
+    with (
+        FakeArxivServer(entries) as arxiv,
+        FeedServer() as feeds,
+        OpenAIServer(responder) as llm,
+        SlackServer() as slack,
+    ):
+        for name, value in _env(tmp_path, arxiv, feeds, llm).items():
+            monkeypatch.setenv(name, value)
+        toml = tmp_path / "config" / "digestbot.toml"
+        toml.write_text(
+            toml.read_text(encoding="utf-8").replace('admin_channel = ""', 'admin_channel = "#random"'),
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack.api_url)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+        monkeypatch.setenv("COLUMNS", "250")
+        out = tmp_path / "out"
+        result = CliRunner().invoke(
+            app, ["run", "--from", "2026-11-16", "--to", "2026-11-22", "--out", str(out)]
+        )
+        classifier_calls = [
+            b for b in llm.completions if b["response_format"]["json_schema"]["name"] == "ClassificationBatch"
+        ]
+        admin = slack.messages("C0RANDOM02")
+    assert 0 == result.exit_code, result.output
+    stats = json.loads((out / "digest.json").read_text(encoding="utf-8"))["stats"]
+    usage = stats["usage"]["per_agent"]["classifier"]
+    full_batches = usage["items"] // 8
+    assert full_batches >= 2
+    expected = (usage["repairs"], 0, 0)
+    assert expected == (full_batches, usage["retries"], usage["failures"])
+    assert len(classifier_calls) <= 2 * -(-usage["items"] // 8)  # at most two calls per batch
+    repaired = [i["item_id"] for i in stats["incidents"] if i["agent"] == "classifier"]
+    assert 3 * full_batches == len(set(repaired))
+    assert all(item_id in result.output for item_id in repaired)
+    assert "WARNING classifier:" in result.output
+    assert 1 == len(admin)
+    assert "20%超" in admin[0]["text"] and repaired[0] in admin[0]["text"]
