@@ -8,7 +8,7 @@ import pytest
 
 from digestbot.domain import DigestEntry, Item, Popularity, Scores, SourceName
 from digestbot.graph.nodes.classify import clean_classification, shortlist
-from digestbot.graph.nodes.compose import build_sections, rank
+from digestbot.graph.nodes.compose import build_sections, capped_out, rank
 from digestbot.graph.nodes.judge import clamp, decide
 from digestbot.graph.state import Classification
 from digestbot.settings import Category, JudgeConfig
@@ -144,3 +144,25 @@ def test_shortlist_factor_zero_keeps_everything_relevant() -> None:
     classified = {i.id: _cls(i.id, "rag", 3) for i in items}
     kept, cut = shortlist(classified, items, CATS, factor=0, min_relevance=2)
     assert (4, []) == (len(kept), cut)
+
+
+def test_capped_entries_are_named_with_their_category_rank_and_which_cap() -> None:
+    """Over the category's cap or the total cap: each left-out entry says which, and its place in its category."""
+    kept = [_entry(1, "agents", 3), _entry(2, "rag", 3), _entry(3, "rag", 5), _entry(4, "rag", 4)]
+    sections = build_sections(kept, CATS, total_cap=2)
+    capped = capped_out(kept, sections, CATS, total_cap=2)
+    expected = [
+        ("arxiv:2611.00002", "rag", 3, "category cap: rag shows its best 2"),
+        ("arxiv:2611.00001", "agents", 1, "total cap: the digest shows the best 2"),
+    ]
+    assert expected == [(c.item_id, c.category, c.rank, c.reason) for c in capped]
+    assert {"capped"} == {c.status for c in capped}
+
+
+def test_shortlist_drop_keeps_the_classifiers_category_relevance_and_reason() -> None:
+    """A shortlisted-out item carries its stage, category, rank in the category and classifier relevance."""
+    items = [_item(n) for n in range(1, 4)]
+    classified = {i.id: _cls(i.id, "other", 4 - n) for n, i in enumerate(items)}
+    _, cut = shortlist(classified, items, CATS, factor=1.0, min_relevance=1)
+    expected = [("shortlist", "other", 3, "not shortlisted: other keeps its best 1 for summaries (rank 2)")]
+    assert expected == [(r["stage"], r["category"], r["relevance"], r["detail"]) for r in cut[:1]]

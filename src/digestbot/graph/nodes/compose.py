@@ -93,7 +93,7 @@ def capped_out(
     """Kept entries the caps left out of the post, with their category and place in it."""
     shown = {e.item.id for section in sections for e in section.entries}
     caps = {c.id: c.cap for c in categories}
-    by_category: dict[str, list[DigestEntry]] = {}
+    by_category: dict[str, list[DigestEntry]] = {c.id: [] for c in categories}  # config order
     for entry in kept:
         by_category.setdefault(entry.category, []).append(entry)
     out = []
