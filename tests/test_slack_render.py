@@ -221,3 +221,45 @@ def test_any_titles_and_blurbs_stay_within_slack_limits_and_inject_nothing(
             for token in re.findall(r"<([^>]*)>", text):
                 assert token.split("|", 1)[0] in urls
             assert re.search(r"@(channel|here|everyone)\b", text, re.IGNORECASE) is None
+
+
+def test_categories_the_total_cap_cut_whole_are_named_with_their_counts() -> None:
+    """A category with nothing shown still appears: 「他に サーベイ 3件・その他 5件」 with a way to see them."""
+    digest = digest_with([("Shown", "https://arxiv.org/abs/1", "紹介。")])
+    survey = DigestSection("survey", "サーベイ", "📚", (), total=3)
+    other = DigestSection("other", "その他", "🧩", (), total=5)
+    digest = replace(digest, sections=(*digest.sections, survey, other))
+    line = [t for m in render_digest(digest) for t in texts(m) if t.startswith("✂️")]
+    expected = [
+        "✂️ 他に サーベイ 3件・その他 5件（掲載上限のため省略。`/digest survey` のようにカテゴリを指定すると表示できます）"
+    ]
+    assert expected == line
+
+
+def test_nothing_capped_means_no_capped_line() -> None:
+    """Every kept entry shown: no ✂️ line."""
+    digest = digest_with([("Shown", "https://arxiv.org/abs/1", "紹介。")])
+    assert not [t for m in render_digest(digest) for t in texts(m) if t.startswith("✂️")]
+
+
+def test_classifier_reason_is_a_small_escaped_context_line_only_when_asked() -> None:
+    """`reasons=True` adds the reason under the item (escaped, broadcasts defanged); off by default."""
+    digest = digest_with([("Shown", "https://arxiv.org/abs/1", "紹介。")])
+    entry = replace(digest.sections[0].entries[0], reason="<!channel> RAGが主題 & 実装")
+    digest = replace(digest, sections=(replace(digest.sections[0], entries=(entry,)),))
+    with_reason = [
+        b
+        for m in render_digest(digest, reasons=True)
+        for b in m["blocks"]
+        if "分類の理由" in json.dumps(b, ensure_ascii=False)
+    ]
+    expected = [
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "🏷️ 分類の理由: &lt;!channel&gt; RAGが主題 &amp; 実装"}],
+        }
+    ]
+    assert expected == with_reason
+    assert "分類の理由" not in json.dumps(render_digest(digest), ensure_ascii=False)
+    for message in render_digest(digest, reasons=True):
+        validate_message(message)

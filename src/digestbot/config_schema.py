@@ -167,6 +167,7 @@ class SlackConfig(_Model):
     api_url: str = "https://slack.com/api/"
     channel: str = "#llm-digest"
     admin_channel: str = ""
+    show_reason: bool = False  # the classifier's one-line reason as a small context line under each item
     min_seconds_between_posts: Seconds = 1.0
     ondemand_visibility: Literal["channel", "ephemeral"] = "channel"
     allowed_channels: tuple[str, ...] = ()  # empty = every channel the bot is in

@@ -81,7 +81,12 @@ def period_key(window: Window, tz: str = "Asia/Tokyo") -> str:
 
 def save_blocks(digest: Digest, settings: Settings, path: Path | None = None) -> Path:
     """Write the exact chat.postMessage payloads (`--dry-run`): default `<data_dir>/digests/blocks.json`."""
-    messages = render_digest(digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons)
+    messages = render_digest(
+        digest,
+        tz=settings.app.general.timezone,
+        votes=settings.app.feedback.buttons,
+        reasons=settings.app.slack.show_reason,
+    )
     return write_json(path or digests_dir(settings) / BLOCKS, messages)
 
 
@@ -168,7 +173,12 @@ def _deliver(
     publisher: SlackPublisher,
     now: Callable[[], datetime],
 ) -> DeliveryResult:
-    messages = render_digest(digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons)
+    messages = render_digest(
+        digest,
+        tz=settings.app.general.timezone,
+        votes=settings.app.feedback.buttons,
+        reasons=settings.app.slack.show_reason,
+    )
     data = digest_to_dict(digest, stats=stats)
     existing = posts.find_post(engine, channel, period)
     channel_id = existing.channel_id if existing else None

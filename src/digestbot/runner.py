@@ -308,7 +308,10 @@ def run_digest(
             from digestbot.slack.render import render_digest
 
             messages = render_digest(
-                digest, tz=settings.app.general.timezone, votes=settings.app.feedback.buttons
+                digest,
+                tz=settings.app.general.timezone,
+                votes=settings.app.feedback.buttons,
+                reasons=settings.app.slack.show_reason,
             )
             blocks = [dict(message) for message in messages]
         target = out_dir or default_out_dir(settings, window)

@@ -62,7 +62,9 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
         tz = settings.app.general.timezone
-        messages = render_digest(digest, tz=tz, votes=settings.app.feedback.buttons)
+        messages = render_digest(
+            digest, tz=tz, votes=settings.app.feedback.buttons, reasons=settings.app.slack.show_reason
+        )
         page = render_preview(
             messages,
             channel=settings.app.slack.channel,

@@ -194,7 +194,9 @@ async def deliver_to_channel(
 
 
 async def deliver_to_asker(call: Call, settings: Settings, digest: Digest, label: str) -> None:
-    for message in render_digest(digest, tz=settings.app.general.timezone):
+    for message in render_digest(
+        digest, tz=settings.app.general.timezone, reasons=settings.app.slack.show_reason
+    ):
         await call.client.chat_postEphemeral(
             channel=call.channel_id, user=call.user_id, text=message["text"], blocks=message["blocks"]
         )

@@ -111,9 +111,25 @@ def vote_buttons(entry: DigestEntry) -> Block:
     }
 
 
-def item_blocks(entry: DigestEntry, tz: str, *, votes: bool) -> list[Block]:
+REASON_LIMIT = 200
+
+
+def item_blocks(entry: DigestEntry, tz: str, *, votes: bool, reasons: bool = False) -> list[Block]:
+    """The item's section, its classifier reason as a small context line (`reasons`), its buttons."""
     blocks = [_section(item_text(entry, tz))]
+    if reasons and entry.reason.strip():
+        blocks.append(_context(f"🏷️ 分類の理由: {clip(entry.reason, REASON_LIMIT, inline=True)}"))
     return [*blocks, vote_buttons(entry)] if votes else blocks
+
+
+def capped_line(digest: Digest) -> str:
+    """`他に サーベイ 3件・その他 5件` for what the caps kept out of the post ("" when nothing; raw text)."""
+    hidden = [s for s in digest.sections if s.hidden > 0]
+    if not hidden:
+        return ""
+    counts = "・".join(f"{s.name} {s.hidden}件" for s in hidden)
+    command = f"{ONDEMAND_COMMAND} {hidden[0].category}"
+    return f"✂️ 他に {counts}（掲載上限のため省略。`{command}` のようにカテゴリを指定すると表示できます）"
 
 
 def _heading(section: DigestSection, *, continued: bool = False) -> Block:
@@ -193,19 +209,25 @@ class _Packer:
             placed = True
 
 
-def render_digest(digest: Digest, *, tz: str = "Asia/Tokyo", votes: bool = True) -> list[SlackMessage]:
+def render_digest(
+    digest: Digest, *, tz: str = "Asia/Tokyo", votes: bool = True, reasons: bool = False
+) -> list[SlackMessage]:
     """The messages to post: the first one top-level, the others as thread replies (k/N).
 
-    `votes` adds the 👍/👎 buttons under each item (`[feedback] buttons` in the config).
+    `votes` adds the 👍/👎 buttons under each item (`[feedback] buttons` in the config); `reasons`
+    the classifier's one-line reason as a context line (`[slack] show_reason`).
     """
     packer = _Packer(_intro(digest))
     if digest.trends is not None:
         packer.add(trends_blocks(digest.trends, digest))
     for section in digest.sections:
         if section.entries:
-            packer.add_section(section, [item_blocks(e, tz, votes=votes) for e in section.entries])
+            per_item = [item_blocks(e, tz, votes=votes, reasons=reasons) for e in section.entries]
+            packer.add_section(section, per_item)
     if digest.entry_count == 0:
         packer.add([_section("今回は条件に合う新着記事がありませんでした。")])
+    if line := capped_line(digest):
+        packer.add([_context(clip(line, CONTEXT_LIMIT, inline=True))])
     packer.add(_footer())
     title = period_title(digest, tz)
     total = len(packer.parts)
