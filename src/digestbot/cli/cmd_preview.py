@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write an HTML preview of the digest as Slack would show it (the thread replies included)."""
         from digestbot.slack.preview import render_preview
+        from digestbot.slack.preview_report import appendix_html
         from digestbot.slack.render import render_digest
 
         settings = settings_or_exit()
@@ -71,6 +72,7 @@ def register(app: typer.Typer) -> None:
             posted_at=digest.generated_at,
             tz=tz,
             chart_png=_chart(digest, settings),
+            appendix=appendix_html(digest),
         )
         target = out or digests_dir(settings) / PREVIEW
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digestbot.slack.preview_report import CSS as APPENDIX_CSS
 from digestbot.slack.render import SlackMessage, block_chars
 
 SLACK_MAX_BLOCKS = 50
@@ -176,10 +177,12 @@ def render_preview(
     posted_at: datetime | None = None,
     tz: str = "Asia/Tokyo",
     chart_png: bytes | None = None,
+    appendix: str = "",
 ) -> str:
     """The whole HTML page for the messages of one digest (first = channel post, rest = thread).
 
-    `chart_png`, when given, is shown in the thread as the uploaded trends chart would be.
+    `chart_png`, when given, is shown in the thread as the uploaded trends chart would be;
+    `appendix` (trusted HTML, e.g. `preview_report.appendix_html`) goes below, outside the messages.
     """
     local = posted_at.astimezone(ZoneInfo(tz)) if posted_at else None
     when = f"{local.month}月{local.day}日 {local:%H:%M}" if local else "プレビュー"
@@ -199,13 +202,14 @@ def render_preview(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>{_CSS}</style>
+<style>{_CSS}{APPENDIX_CSS if appendix else ""}</style>
 </head>
 <body>
 <div class="channel"># {html.escape(channel.removeprefix("#"))}</div>
 <div class="notice">通知に表示されるテキスト: {title}</div>
 {_message(first, bot=bot, when=when, footer=summary)}
 {thread}
+{appendix}
 </body>
 </html>
 """

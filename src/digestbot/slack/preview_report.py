@@ -1,0 +1,77 @@
+"""The preview's appendix (never posted): each entry's classifier reason, and every item left out.
+
+Pure: a saved `Digest` in, escaped HTML out. Everything shown came from outside (titles, model
+reasons), so all of it is escaped; links are kept only for http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import html
+
+from digestbot.domain import Digest, LeftOut
+from digestbot.slack.escape import safe_url
+
+STATUS_LABEL = {"dropped": "除外", "capped": "掲載上限", "held_back": "保留（失敗）"}
+CSS = """
+.appendix { margin:24px 20px; font-size:13px; }
+.appendix h2 { font-size:15px; margin:16px 0 6px; }
+.appendix table { border-collapse:collapse; width:100%; }
+.appendix th, .appendix td { border-bottom:1px solid var(--line); padding:4px 6px; text-align:left;
+  vertical-align:top; }
+.appendix td.num { text-align:right; white-space:nowrap; }
+"""
+
+
+def _title(title: str, url: str) -> str:
+    text = html.escape(title or url)
+    target = safe_url(url)
+    return f'<a href="{html.escape(target, quote=True)}">{text}</a>' if target else text
+
+
+def _row(cells: list[str], numeric: frozenset[int] = frozenset()) -> str:
+    tds = "".join(
+        f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(cells)
+    )
+    return f"<tr>{tds}</tr>"
+
+
+def _left_row(left: LeftOut) -> str:
+    score = "" if left.score is None else f"{left.score:.2f}"
+    rank = "" if left.rank is None else str(left.rank)
+    return _row(
+        [
+            _title(left.title, left.url),
+            html.escape(STATUS_LABEL.get(left.status, left.status)),
+            html.escape(left.stage),
+            html.escape(left.category),
+            rank,
+            score,
+            html.escape(left.reason),
+        ],
+        frozenset({4, 5}),
+    )
+
+
+def appendix_html(digest: Digest) -> str:
+    """Two tables: the posted entries with their classifier reason; every item not posted and why."""
+    entries = [e for section in digest.sections for e in section.entries]
+    reasons = "\n".join(
+        _row([_title(e.item.title, e.item.url), html.escape(e.category), html.escape(e.reason or "—")])
+        for e in entries
+    )
+    ordered = sorted(
+        digest.left_out, key=lambda left: (left.status, left.stage, -(left.score or 0), left.item_id)
+    )
+    left_rows = "\n".join(_left_row(left) for left in ordered)
+    columns = ("タイトル", "扱い", "段階", "カテゴリ", "順位", "スコア", "理由")
+    head = "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
+    left_table = (
+        f"<table>{head}\n{left_rows}</table>" if left_rows else "<p>掲載されなかった項目はありません。</p>"
+    )
+    return f"""<section class="appendix">
+<h2>分類の理由（プレビューのみ）</h2>
+<table><tr><th>タイトル</th><th>カテゴリ</th><th>分類の理由</th></tr>
+{reasons}</table>
+<h2>掲載されなかった項目 {len(digest.left_out)}件（プレビューのみ）</h2>
+{left_table}
+</section>"""
