@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
+from digestbot.agents.base import AgentError
 from digestbot.agents.factory import build_agents
+from digestbot.agents.offline import OfflineAgents
 from digestbot.domain import Item, SourceName, Window
+from digestbot.graph.state import Classification
 from digestbot.runner import RunError, run_digest
-from digestbot.settings import Settings, load_settings
+from digestbot.settings import Category, Settings, load_settings
 from digestbot.store import ItemStore
 from digestbot.testing.scripted_chat import ScriptedChat
 
@@ -313,3 +316,53 @@ def test_second_post_is_refused_before_any_agent_work(tmp_path: Path) -> None:
                 settings, WINDOW, fetch=False, dry_run=False, agents=build_agents(settings, chat_model=again)
             )
         assert ([], 1) == (again.schemas, len(slack.calls("chat.postMessage")))
+
+
+def test_digest_json_names_the_item_the_prefilter_dropped(settings_for: Callable[..., Settings]) -> None:
+    """An off-topic paper is in digest.json `left_out` with its rule; the stats name nothing as repaired."""
+    settings = settings_for()
+    _seed(settings)
+    moment = WINDOW.start + timedelta(hours=1)
+    bread = Item(
+        id="arxiv:2611.09999",
+        source=SourceName.ARXIV,
+        url="https://arxiv.org/abs/2611.09999",
+        title="Sourdough fermentation dynamics",
+        text="We measure yeast activity in bread dough.",
+        published=moment,
+        updated=moment,
+    )
+    with ItemStore(settings.store_url) as store:
+        store.upsert([bread])
+    outcome = _run(settings, _model())
+    data = json.loads(outcome.outputs["json"].read_text(encoding="utf-8"))
+    prefiltered = [left for left in data["left_out"] if left["stage"] == "prefilter"]
+    assert [("arxiv:2611.09999", "dropped")] == [(left["id"], left["status"]) for left in prefiltered]
+    assert prefiltered[0]["reason"].startswith("no_keyword: ")
+    assert ([], []) == (data["stats"]["incidents"], data["stats"]["warnings"])
+
+
+class _UnknownIdAgents(OfflineAgents):
+    """An `Agents` whose classifier answers an id the config does not know."""
+
+    async def classify(
+        self, items: Sequence[Item], categories: Sequence[Category]
+    ) -> list[Classification | AgentError]:
+        answers = await super().classify(items, categories)
+        return [
+            a.model_copy(update={"primary": "llm"}) if isinstance(a, Classification) else a for a in answers
+        ]
+
+
+def test_an_unknown_category_mapped_to_other_is_named_and_warned(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """Every item mapped to "other" for an unknown id is an incident; all of them is > 20 %: a warning."""
+    settings = settings_for()
+    _seed(settings)
+    outcome = run_digest(settings, WINDOW, fetch=False, agents=_UnknownIdAgents(settings))
+    mapped = [i for i in outcome.usage.incidents if i.kind == "mapped_to_other"]
+    expected = sorted(item.id for item in _items())
+    assert expected == sorted(i.item_id for i in mapped)
+    assert "category 'llm' unknown: mapped to 'other'" == mapped[0].detail
+    assert [w for w in outcome.warnings() if w.startswith("classifier: 5 of 5 items (100%)")]
