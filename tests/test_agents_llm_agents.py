@@ -111,7 +111,8 @@ async def test_item_left_out_of_the_answer_gets_one_repair_request_for_the_batch
     assert expected_ids == [r.item_id for r in results if isinstance(r, Classification)]
     expected_named = [("arxiv:2611.00001", "repaired", "missing")]
     assert expected_named == [(i.item_id, i.kind, i.detail) for i in agents.usage.incidents]
-    assert (1, 0) == (agents.usage.per_agent["classifier"].repairs, agents.usage.per_agent["classifier"].retries)
+    usage = agents.usage.per_agent["classifier"]
+    assert (1, 0) == (usage.repairs, usage.retries)
 
 
 async def test_item_left_out_three_times_is_held_back_and_named() -> None:
@@ -289,11 +290,11 @@ async def test_judge_scores_still_out_of_range_after_the_repair_hold_the_item_ba
     wild = {**VERDICT.model_dump(), "faithfulness": 7}
     chat = ScriptedChat(replies={"Verdict": [wild, wild]})
     agents = agents_with(chat)
-    with pytest.raises(AgentError, match="faithfulness 7 is outside 1..5"):
+    with pytest.raises(AgentError, match=r"faithfulness 7 is outside 1\.\.5"):
         await agents.judge(make_item(1), GOOD_BLURB, RAG)
     expected = [("arxiv:2611.00001", "held_back")]
     assert expected == [(i.item_id, i.kind) for i in agents.usage.incidents]
-    assert agents.usage.per_agent["judge"].failures == 1
+    assert 1 == agents.usage.per_agent["judge"].failures
 
 
 async def test_usage_and_cost_are_counted_per_agent() -> None:

@@ -1,4 +1,4 @@
-"""The classifier's ladder (repair → alone → held back) through the real client and the local OpenAI server."""
+"""The classifier's ladder (repair → alone → held back) through the real client and the local server."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.test_agents_llm_agents import CATEGORIES, Sleeps, make_item, make_settings
+
 from digestbot.agents.base import AgentError
 from digestbot.agents.llm_agents import LlmAgents
 from digestbot.graph.state import Classification
 from digestbot.testing.openai_server import OpenAIServer
-from tests.test_agents_llm_agents import CATEGORIES, Sleeps, make_item, make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = [c.id for c in CATEGORIES]
@@ -85,7 +86,7 @@ async def test_inexact_batch_of_8_is_repaired_in_two_calls_and_every_item_is_nam
 
 
 async def test_schema_sent_lists_the_category_ids_the_item_ids_and_the_exact_count() -> None:
-    """The strict json_schema carries enums of this run's categories and the batch's ids, and minItems = maxItems."""
+    """The strict json_schema has enums of this run's categories and the batch's ids; minItems = maxItems."""
     with OpenAIServer(Script(answer)) as server:
         await agents_for(server).classify([make_item(n) for n in range(3)], CATEGORIES)
         body = server.completions[0]
@@ -126,7 +127,7 @@ async def test_what_the_repair_leaves_wrong_is_asked_alone() -> None:
 
 
 async def test_an_item_still_wrong_alone_is_held_back_with_the_failure() -> None:
-    """Wrong in the batch, its repair and alone: the item is an AgentError saying each, the others are kept."""
+    """Wrong in the batch, its repair and alone: an AgentError saying each; the others are kept."""
     bad = lambda ids: answer(ids, primary={"1": "llm"} if len(ids) == 1 else {"2": "llm"})  # noqa: E731
     with OpenAIServer(Script(bad, bad, bad)) as server:
         agents = agents_for(server)

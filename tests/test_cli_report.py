@@ -1,4 +1,4 @@
-"""What `digestbot run` prints: the held-back items, the ten best-scored left out, every incident, the warning."""
+"""What `digestbot run` prints: held-back items, the ten best left out, every incident, the warning."""
 
 from __future__ import annotations
 

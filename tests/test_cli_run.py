@@ -163,7 +163,7 @@ def test_model_without_key_is_a_config_error_not_a_traceback(
 
 
 def _inexact_classifier() -> Any:
-    """Batch answers with item 2 under an unknown category, item 3 left out and item 5 twice; repairs exact."""
+    """Batch answers: item 2 under an unknown category, item 3 left out, item 5 twice; repairs exact."""
 
     def respond(request: dict[str, Any]) -> dict[str, Any]:
         exact = _classify({"messages": [m for m in request["messages"] if "<item id=" in str(m["content"])]})

@@ -147,7 +147,7 @@ def test_shortlist_factor_zero_keeps_everything_relevant() -> None:
 
 
 def test_capped_entries_are_named_with_their_category_rank_and_which_cap() -> None:
-    """Over the category's cap or the total cap: each left-out entry says which, and its place in its category."""
+    """Over a category's cap or the total cap: each entry left out says which, and its place."""
     kept = [_entry(1, "agents", 3), _entry(2, "rag", 3), _entry(3, "rag", 5), _entry(4, "rag", 4)]
     sections = build_sections(kept, CATS, total_cap=2)
     capped = capped_out(kept, sections, CATS, total_cap=2)

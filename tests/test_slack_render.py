@@ -224,14 +224,15 @@ def test_any_titles_and_blurbs_stay_within_slack_limits_and_inject_nothing(
 
 
 def test_categories_the_total_cap_cut_whole_are_named_with_their_counts() -> None:
-    """A category with nothing shown still appears: 「他に サーベイ 3件・その他 5件」 with a way to see them."""
+    """A category with nothing shown still appears: 「他に サーベイ 3件・その他 5件」 and how to see it."""
     digest = digest_with([("Shown", "https://arxiv.org/abs/1", "紹介。")])
     survey = DigestSection("survey", "サーベイ", "📚", (), total=3)
     other = DigestSection("other", "その他", "🧩", (), total=5)
     digest = replace(digest, sections=(*digest.sections, survey, other))
     line = [t for m in render_digest(digest) for t in texts(m) if t.startswith("✂️")]
     expected = [
-        "✂️ 他に サーベイ 3件・その他 5件（掲載上限のため省略。`/digest survey` のようにカテゴリを指定すると表示できます）"
+        "✂️ 他に サーベイ 3件・その他 5件"
+        "（掲載上限のため省略。`/digest survey` のようにカテゴリを指定すると表示できます）"
     ]
     assert expected == line
 
