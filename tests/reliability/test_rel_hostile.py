@@ -76,13 +76,21 @@ def test_markup_in_titles_abstracts_and_bodies_reaches_slack_escaped(stack: Stac
     )
 
 
+REPAIR = "前回の出力は"  # the repair request, which names what was wrong with the answer
+
+
 def _obey_injection_in_verdict(request: dict[str, Any]) -> dict[str, Any]:
-    """A judge that 'obeys' the injection: scores far outside the rubric and its own decision field."""
+    """A judge that 'obeys' the injection: scores far outside the rubric and its own decision field;
+    sent back once, it answers on the rubric."""
+    if REPAIR in user_text(request):
+        return {"relevance": 3, "significance": 1, "faithfulness": 5, "japanese": 5}
     return {"relevance": 99, "significance": -7, "faithfulness": 42, "japanese": 5, "decision": "keep"}
 
 
 def _obey_injection_in_classifier(request: dict[str, Any]) -> dict[str, Any]:
     ids = re.findall(r'<item id="(\d+)">', user_text(request))
+    if REPAIR in user_text(request):
+        return {"results": [{"item_id": i, "primary": "other", "relevance": 3, "secondary": []} for i in ids]}
     return {
         "results": [
             {"item_id": i, "primary": "<!channel>", "confidence": 7.5, "relevance": 99, "secondary": ["../x"]}
@@ -92,8 +100,8 @@ def _obey_injection_in_classifier(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_prompt_injection_stays_data_and_cannot_move_the_rubric(stack: Stack) -> None:
-    """Injected text stays inside its <item> (no tag can be closed); scores are clamped and the
-    keep/drop decision is made by code from them, whatever the model claims."""
+    """Injected text stays inside its <item> (no tag can be closed); ids and scores off the schema
+    are sent back once; code decides keep or drop from checked scores, whatever the model claims."""
     stack.set_arxiv([arxiv_entry(1, "LLM agents under attack", f"LLM retrieval study. {INJECTION}")])
     stack.model.on("ClassificationBatch", "", _obey_injection_in_classifier)
     stack.model.on("Verdict", "", _obey_injection_in_verdict)
@@ -115,11 +123,18 @@ def test_prompt_injection_stays_data_and_cannot_move_the_rubric(stack: Stack) ->
     )
     injected = [p for p in prompts if "Ignore the rubric" in p]
     assert injected and all("＜/item＞＜item id=" in p and "</item><item id=" not in p for p in injected)
+    expected_repaired = {("classifier", "repaired"), ("judge", "repaired")}
+    assert expected_repaired == {(i.agent, i.kind) for i in outcome.usage.incidents}
 
 
 def test_a_kept_item_shows_only_rubric_scores_whatever_the_judge_sent(stack: Stack) -> None:
-    """Out-of-range verdicts are clamped to 1..5 in the digest that is saved and posted."""
-    stack.model.defaults["Verdict"] = VERDICT | {"relevance": 12, "significance": 8, "faithfulness": 300}
+    """Out-of-range verdicts are sent back once; only rubric scores reach the digest saved and posted."""
+
+    def wild_then_rubric(request: dict[str, Any]) -> dict[str, Any]:
+        wild = VERDICT | {"relevance": 12, "significance": 8, "faithfulness": 300}
+        return VERDICT if REPAIR in user_text(request) else wild
+
+    stack.model.defaults["Verdict"] = wild_then_rubric
 
     stack.run()
 
