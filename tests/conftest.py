@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from digestbot.domain import Item, SourceName
+from digestbot.domain import Digest, Item, LeftOut, SourceName
 from support.postgres_server import EmbeddedPostgres
+from support.sample_digest import representative_digest
 
 POSTGRES_ENV = "DIGESTBOT_TEST_POSTGRES_URL"
 
@@ -100,3 +102,43 @@ def build_item(
 def make_item() -> Callable[..., Item]:
     """The `build_item` helper: `make_item("qiita:abc", title=..., popularity=Popularity(likes=3))`."""
     return build_item
+
+
+def digest_with_left_out() -> Digest:
+    """The representative digest with a reason per entry and one item left out per status (hostile text)."""
+    digest = representative_digest()
+    section = digest.sections[0]
+    reasoned = replace(section, entries=tuple(replace(e, reason="RAGが主題 <b>") for e in section.entries))
+    left = (
+        LeftOut(
+            "arxiv:1",
+            "Sourdough <script>",
+            "https://arxiv.org/abs/1",
+            "dropped",
+            "prefilter",
+            "no_keyword: 0 of the 1 topic terms needed",
+        ),
+        LeftOut(
+            "arxiv:2",
+            "Capped paper",
+            "https://arxiv.org/abs/2",
+            "capped",
+            "cap",
+            "category cap: rag shows its best 2",
+            "rag",
+            3,
+            3.91,
+        ),
+        LeftOut(
+            "arxiv:3",
+            "Held paper",
+            "javascript:alert(1)",
+            "held_back",
+            "judge",
+            "held back: faithfulness 7 is outside 1..5",
+            "rag",
+            None,
+            4.0,
+        ),
+    )
+    return replace(digest, sections=(reasoned, *digest.sections[1:]), left_out=left)

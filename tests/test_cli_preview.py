@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.conftest import digest_with_left_out
 from typer.testing import CliRunner
 
 from digestbot.cli import app
 from digestbot.digest_json import digest_to_dict, save_latest, write_json
-from digestbot.domain import LeftOut
 from digestbot.settings import load_settings
 from support.sample_digest import large_digest, representative_digest
 
@@ -56,42 +55,7 @@ def test_preview_without_a_saved_digest_exits_1(workdir: Path) -> None:
 def test_preview_lists_every_left_out_item_and_each_entrys_reason(workdir: Path) -> None:
     """Dropped (with the prefilter rule), capped (with category and rank) and held back (with the failure)
     are listed below the messages, escaped, with each posted entry's classifier reason."""
-    digest = representative_digest()
-    section = digest.sections[0]
-    reasoned = replace(section, entries=tuple(replace(e, reason="RAGが主題 <b>") for e in section.entries))
-    left = (
-        LeftOut(
-            "arxiv:1",
-            "Sourdough <script>",
-            "https://arxiv.org/abs/1",
-            "dropped",
-            "prefilter",
-            "no_keyword: 0 of the 1 topic terms needed",
-        ),
-        LeftOut(
-            "arxiv:2",
-            "Capped paper",
-            "https://arxiv.org/abs/2",
-            "capped",
-            "cap",
-            "category cap: rag shows its best 2",
-            "rag",
-            3,
-            3.91,
-        ),
-        LeftOut(
-            "arxiv:3",
-            "Held paper",
-            "javascript:alert(1)",
-            "held_back",
-            "judge",
-            "held back: faithfulness 7 is outside 1..5",
-            "rag",
-            None,
-            4.0,
-        ),
-    )
-    save_latest(replace(digest, sections=(reasoned, *digest.sections[1:]), left_out=left), load_settings())
+    save_latest(digest_with_left_out(), load_settings())
     result = CliRunner().invoke(app, ["preview"])
     page = (workdir / "data" / "digests" / "preview.html").read_text(encoding="utf-8")
     assert 0 == result.exit_code, result.output

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.conftest import digest_with_left_out
 
 from digestbot.digest_json import (
     SCHEMA,
@@ -17,7 +17,7 @@ from digestbot.digest_json import (
     read_digest,
     save_latest,
 )
-from digestbot.domain import Digest, LeftOut
+from digestbot.domain import Digest
 from digestbot.settings import Settings, load_settings
 from support.sample_digest import large_digest, representative_digest, trends_digest
 
@@ -100,58 +100,19 @@ def test_trends_are_written_only_when_present() -> None:
     assert (4, expected) == (trends["weeks_compared"], trends["categories"][0])
 
 
-def with_left_out() -> Digest:
-    digest = representative_digest()
-    section = digest.sections[0]
-    reasoned = replace(section, entries=tuple(replace(e, reason="RAGが主題") for e in section.entries))
-    left = (
-        LeftOut(
-            "arxiv:2611.00009",
-            "Sourdough",
-            "https://arxiv.org/abs/2611.00009",
-            "dropped",
-            "prefilter",
-            "no_keyword: 0 of the 1 topic terms needed",
-        ),
-        LeftOut(
-            "arxiv:2611.00010",
-            "A RAG paper",
-            "https://arxiv.org/abs/2611.00010",
-            "capped",
-            "cap",
-            "category cap: rag shows its best 3",
-            "rag",
-            4,
-            3.9123,
-        ),
-        LeftOut(
-            "zenn:x",
-            "Held",
-            "https://zenn.dev/x",
-            "held_back",
-            "judge",
-            "held back: faithfulness 7 is outside 1..5",
-            "rag",
-            None,
-            4.0,
-        ),
-    )
-    return replace(digest, sections=(reasoned, *digest.sections[1:]), left_out=left)
-
-
 def test_left_out_items_and_reasons_round_trip_exactly() -> None:
     """Every left-out item (dropped, capped, held back) and each entry's reason survive the JSON text."""
-    digest = with_left_out()
+    digest = digest_with_left_out()
     data = json.loads(json.dumps(digest_to_dict(digest), ensure_ascii=False))
     assert digest == digest_from_dict(data)
     expected = ["prefilter", "cap", "judge"]
     assert expected == [left["stage"] for left in data["left_out"]]
-    assert "RAGが主題" == data["sections"][0]["entries"][0]["reason"]
+    assert "RAGが主題 <b>" == data["sections"][0]["entries"][0]["reason"]
 
 
 def test_a_file_written_before_left_out_and_reason_still_reads() -> None:
     """Version 1 files without `left_out` or `reason` read with both empty."""
-    data = digest_to_dict(with_left_out())
+    data = digest_to_dict(digest_with_left_out())
     del data["left_out"]
     for section in data["sections"]:
         for entry in section["entries"]:

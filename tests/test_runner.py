@@ -22,6 +22,7 @@ from digestbot.runner import RunError, run_digest
 from digestbot.settings import Category, Settings, load_settings
 from digestbot.store import ItemStore
 from digestbot.testing.scripted_chat import ScriptedChat
+from tests.conftest import build_item
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = Window.between(date(2026, 11, 16), date(2026, 11, 22), "Asia/Tokyo")
@@ -322,15 +323,11 @@ def test_digest_json_names_the_item_the_prefilter_dropped(settings_for: Callable
     """An off-topic paper is in digest.json `left_out` with its rule; the stats name nothing as repaired."""
     settings = settings_for()
     _seed(settings)
-    moment = WINDOW.start + timedelta(hours=1)
-    bread = Item(
-        id="arxiv:2611.09999",
-        source=SourceName.ARXIV,
-        url="https://arxiv.org/abs/2611.09999",
+    bread = build_item(
+        "arxiv:2611.09999",
         title="Sourdough fermentation dynamics",
         text="We measure yeast activity in bread dough.",
-        published=moment,
-        updated=moment,
+        published=WINDOW.start + timedelta(hours=1),
     )
     with ItemStore(settings.store_url) as store:
         store.upsert([bread])
