@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
+from tests.conftest import build_item
 
 from digestbot.agents.base import AgentError
 from digestbot.agents.factory import build_agents
@@ -22,7 +23,6 @@ from digestbot.runner import RunError, run_digest
 from digestbot.settings import Category, Settings, load_settings
 from digestbot.store import ItemStore
 from digestbot.testing.scripted_chat import ScriptedChat
-from tests.conftest import build_item
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = Window.between(date(2026, 11, 16), date(2026, 11, 22), "Asia/Tokyo")
