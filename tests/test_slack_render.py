@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digestbot.domain import Digest, DigestSection, Popularity, SourceCount, SourceName
+from digestbot.graph.nodes.compose import build_sections
+from digestbot.settings import Category
 from digestbot.slack.render import SlackMessage, block_chars, render_digest
 from digestbot.testing.slack_validation import validate_message
 from support.sample_digest import (
@@ -264,3 +266,21 @@ def test_classifier_reason_is_a_small_escaped_context_line_only_when_asked() -> 
     assert "分類の理由" not in json.dumps(render_digest(digest), ensure_ascii=False)
     for message in render_digest(digest, reasons=True):
         validate_message(message)
+
+
+def test_a_category_the_total_cap_cut_whole_is_named_in_the_post() -> None:
+    """build_sections with total_cap 1 leaves 'agents' with nothing shown: the post still names it."""
+    cats = (
+        Category(id="rag", name="RAG", description="r", cap=3),
+        Category(id="agents", name="エージェント", description="a", cap=3),
+    )
+    best = make_entry(make_item("arxiv:2611.00001", "Best"), "rag", "紹介。")
+    weaker = [
+        replace(make_entry(make_item(f"arxiv:2611.0000{n}", "W"), "agents", "紹介。"), rank=-1.0)
+        for n in (2, 3)
+    ]
+    digest = replace(
+        digest_with([]), sections=build_sections([replace(best, rank=9.0), *weaker], cats, total_cap=1)
+    )
+    posted = [t for m in render_digest(digest) for t in texts(m) if t.startswith("✂️")]
+    assert 1 == len(posted) and posted[0].startswith("✂️ 他に エージェント 2件（")
