@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessage
 from digestbot.agents.base import AgentError, UsageReport
 from digestbot.agents.llm import ModelOutputError
 from digestbot.agents.llm_answers import BatchCheck, check_batch, classification_function
-from digestbot.agents.llm_output import repair_request
+from digestbot.agents.llm_output import one_line, repair_request
 from digestbot.domain import Item
 from digestbot.graph.state import Classification, ClassificationBatch
 
@@ -36,7 +36,7 @@ class BatchClassifier:
     def _held_back(self, item: Item, why: str) -> AgentError:
         self.usage.per_agent[AGENT].failures += 1
         self.usage.record(AGENT, item.id, "held_back", why)
-        return AgentError(f"held back: {why}")
+        return AgentError(f"held back: {one_line(why, 400)}")
 
     async def classify(self, items: list[Item]) -> list[Classification | AgentError]:
         """One entry per item, in order (item_id = the item's id)."""
