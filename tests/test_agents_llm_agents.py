@@ -143,8 +143,10 @@ async def test_unusable_batch_answer_falls_back_to_one_call_per_item() -> None:
     expected = [2, 2, 1, 1]
     assert expected == [len(item_ids(m)) for m in chat.received]
     assert [Classification, Classification] == [type(r) for r in results]
-    expected = 1
-    assert expected == agents.usage.per_agent["classifier"].repairs
+    usage = agents.usage.per_agent["classifier"]
+    assert (1, 2) == (usage.repairs, usage.retries)
+    expected_named = [("arxiv:2611.00001", "retried"), ("arxiv:2611.00002", "retried")]
+    assert expected_named == sorted((i.item_id, i.kind) for i in agents.usage.incidents)
 
 
 async def test_provider_failure_fails_each_item_of_the_batch_without_more_calls() -> None:
