@@ -10,7 +10,7 @@ from digestbot.agents.base import UsageReport
 from digestbot.cli.report import print_outcome
 from digestbot.domain import LeftOut
 from digestbot.runner import RunOutcome
-from digestbot.testing.sample_digest import representative_digest
+from support.sample_digest import representative_digest
 
 
 def _outcome() -> RunOutcome:
