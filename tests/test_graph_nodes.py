@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from digestbot.agents.guards import GuardFailure, GuardReport
 from digestbot.domain import DigestEntry, Item, Popularity, Scores, SourceName
 from digestbot.graph.nodes.classify import clean_classification, shortlist
 from digestbot.graph.nodes.compose import build_sections, capped_out, rank
@@ -81,6 +82,17 @@ def test_decide_revises_a_weak_blurb_once() -> None:
     assert "revise" == decide(Scores(4, 3, 2, 5), config, 0)[0]
     action, why = decide(Scores(4, 3, 2, 5), config, 1)
     assert ("drop", True) == (action, "after 1 revision" in why)
+
+
+def test_decide_never_keeps_a_blurb_that_fails_a_guard() -> None:
+    """Perfect scores and the lowest thresholds still revise, then drop, a blurb failing a guard."""
+    failure = GuardFailure("numbers", "15 is not in the source", "数値を削除")
+    report = GuardReport(failures=(failure,), japanese_score=1.0)
+    config = JudgeConfig(min_faithfulness=1, min_japanese=1, max_revisions=1)
+    assert ("revise", "drop") == (
+        decide(Scores(5, 5, 5, 5), config, 0, report)[0],
+        decide(Scores(5, 5, 5, 5), config, 1, report)[0],
+    )
 
 
 def test_decide_drops_irrelevant_items_without_revision() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from digestbot.agents.base import AgentError, Agents
 from digestbot.domain import Item, SourceName
 from digestbot.graph.nodes.classify import clean_classification
-from digestbot.graph.nodes.judge import decide, scores_of
+from digestbot.graph.nodes.judge import judge_blurb
 from digestbot.settings import Category, Settings
 from digestbot.sources.text import japanese_ratio
 
@@ -207,20 +207,20 @@ async def _blurb_and_verdict(
     out.blurb = await agents.summarize(item, max_chars=limit)
     if category is None:
         return  # the pipeline drops an item that fits no category before summarizing it
+    config = settings.app.pipeline.judge
     while True:
-        verdict = await agents.judge(item, out.blurb, category)
-        scores = scores_of(verdict)
-        out.scores = {name: getattr(scores, name) for name in RUBRIC}
-        action, why = decide(scores, settings.app.pipeline.judge, out.revisions)
+        judged = await judge_blurb(
+            agents, item, out.blurb, category, config, revisions=out.revisions, max_chars=limit
+        )
+        out.scores = {name: getattr(judged.scores, name) for name in RUBRIC}
         if out.revisions == 0:
-            out.kept_first = action == "keep"
-        if action != "revise":
-            out.kept = action == "keep"
+            out.kept_first = judged.action == "keep"
+        if judged.action != "revise":
+            out.kept = judged.action == "keep"
+            out.blurb = judged.blurb
             return
         out.revisions += 1
-        feedback = (
-            f"{verdict.feedback.strip() or why}（前回の要約: {out.blurb}）"  # as the judge node sends it
-        )
+        feedback = f"{judged.feedback}（前回の要約: {out.blurb}）"  # as the judge node sends it
         out.blurb = await agents.summarize(item, max_chars=limit, feedback=feedback)
 
 

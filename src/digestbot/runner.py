@@ -76,6 +76,7 @@ class RunOutcome:
             "incidents": [incident.as_dict() for incident in self.usage.incidents],
             "needed_help": needed_help(self.usage),
             "warnings": self.warnings(),
+            "flagged": flagged_items(self.results),
             "usage": {
                 "model": self.usage.model,
                 "per_agent": {name: vars(u) for name, u in self.usage.per_agent.items()},
@@ -94,10 +95,19 @@ class RunOutcome:
         return stage_warnings(self.usage)
 
 
+def flagged_items(results: Sequence[ItemResult]) -> list[dict[str, str]]:
+    """Items whose text reads as a prompt injection (never copied into a blurb), with why."""
+    return [
+        {"item_id": r["item_id"], "reason": "; ".join(r["flags"])[:300]} for r in results if r.get("flags")
+    ]
+
+
 def drop_stage(detail: str, stage: str = "") -> str:
-    """Which rung of the pipeline dropped an item: classifier, shortlist or judge."""
+    """Which rung of the pipeline dropped an item: classifier, shortlist, guard or judge."""
     if stage:
         return stage
+    if detail.startswith("guard"):
+        return "guard"
     if detail.startswith("not shortlisted"):
         return "shortlist"
     if detail.startswith("classifier"):

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from digestbot.agents import offline_classify, offline_judge, offline_summarize, offline_template
+from digestbot.agents import guards, offline_classify, offline_judge, offline_summarize, offline_template
 from digestbot.agents.base import AGENT_NAMES, AgentError, UsageReport
 from digestbot.agents.offline_classify import category_model
 from digestbot.agents.offline_judge import OfflineJudge
@@ -48,9 +48,13 @@ class OfflineAgents:
         pipeline_knobs = pipeline.model_dump(include={"summary_max_chars", "min_japanese_ratio", "judge"})
         self._fingerprints = {
             "classifier": _hash(offline_classify.PARAMS),
-            "summarizer": _hash(offline_summarize.PARAMS, offline_template.PARAMS),
+            "summarizer": _hash(offline_summarize.PARAMS, offline_template.PARAMS, guards.PARAMS),
             "judge": _hash(
-                offline_judge.PARAMS, offline_classify.PARAMS, offline_template.PARAMS, pipeline_knobs
+                offline_judge.PARAMS,
+                offline_classify.PARAMS,
+                offline_template.PARAMS,
+                guards.PARAMS,
+                pipeline_knobs,
             ),
         }
 

@@ -5,11 +5,13 @@ relevance     1 + category fit (the classifier's score for the judged category: 
               2 for one in the title or tags or two different ones).
 significance  2 + one point per signal: a state-of-the-art/outperform claim, a quantitative result,
               popularity (likes/stocks/bookmarks), a cross-listing.
-faithfulness  5 minus 2 per number and 1 per Latin word of the blurb that the source does not contain.
-japanese      from the Japanese share of the blurb's prose: Latin names (``LongRAG``, ``GPT-4``) and
-              「quoted」 English terms and titles are set aside, as Japanese tech writing keeps them in
-              English; measured against `pipeline.min_japanese_ratio`. 5 also needs the whole blurb
-              (names and quotes included) to reach that ratio, else 4. Over-long blurbs score 2 at most.
+faithfulness  5 minus 2 per number the source does not contain or states about something else
+              (the numbers guard, `agents/guards.py`) and 1 per Latin word the source does not contain.
+japanese      from the guards' calibrated `japanese_score` (names copied from the source set aside):
+              5 from `good_score`, 4 from the guard's threshold, 3 from `poor_score`. 5 also needs the
+              whole blurb to reach `pipeline.min_japanese_ratio` of kana/kanji, else 4. Over-long
+              blurbs score 2 at most. Whatever these give, a failed guard caps both scores in the
+              judge step (graph/nodes/judge.py), for this judge and the LLM's alike.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from digestbot.agents import guards
 from digestbot.agents.offline_classify import PARAMS as CLASSIFY_PARAMS
 from digestbot.agents.offline_classify import CategoryModel
-from digestbot.agents.offline_template import is_name, quantities
+from digestbot.agents.offline_template import quantities
 from digestbot.agents.offline_text import TermMatcher, normalize
 from digestbot.domain import Item
 from digestbot.graph.state import Verdict
@@ -33,15 +36,12 @@ PARAMS: dict[str, float] = {
     "very_popular": 50,  # ... for two
     "missing_number_penalty": 2,
     "missing_word_penalty": 1,
-    "good_share": 1.0,  # x min_japanese_ratio: japanese 5
-    "fair_share": 0.75,  # japanese 4
-    "poor_share": 0.5,  # japanese 3
+    "good_score": 0.9,  # guards.japanese_score for japanese 5 (4 from the guard's threshold)
+    "poor_score": 0.35,  # japanese 3
 }
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[-.'+][a-z0-9]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_QUOTED = re.compile(r"「[^」]*」")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.+]*")
 _CLAIMS = TermMatcher(
     [
         "state-of-the-art", "SOTA", "outperform", "outperforms", "outperformed", "outperforming",
@@ -65,13 +65,6 @@ def unsupported(blurb: str, source: str) -> tuple[list[str], list[str]]:
     numbers = sorted(_numbers(blurb) - source_numbers)
     words = sorted(w for w in _latin_words(blurb) - source_words if not w.replace(".", "").isdigit())
     return numbers, words
-
-
-def prose_japanese_ratio(blurb: str) -> float:
-    """Japanese share of the blurb once 「quoted」 spans and Latin names/acronyms are set aside."""
-    prose = _QUOTED.sub(" ", blurb)
-    prose = _WORD.sub(lambda m: " " if is_name(m.group(0)) else m.group(0), prose)
-    return japanese_ratio(prose)
 
 
 @dataclass(frozen=True)
@@ -130,11 +123,16 @@ class OfflineJudge:
     def japanese(self, blurb: str) -> tuple[int, str]:
         if not blurb.strip():
             return 1, "empty"
-        share = prose_japanese_ratio(blurb)
+        share = guards.japanese_score(blurb)
         target = self.min_japanese_ratio
         score = 2 if share > 0 else 1
-        for points, key in ((5, "good_share"), (4, "fair_share"), (3, "poor_share")):
-            if share >= target * PARAMS[key]:
+        ladder = (
+            (5, PARAMS["good_score"]),
+            (4, guards.PARAMS["min_japanese_score"]),
+            (3, PARAMS["poor_score"]),
+        )
+        for points, threshold in ladder:
+            if share >= threshold:
                 score = points
                 break
         overall = japanese_ratio(blurb)
@@ -144,7 +142,8 @@ class OfflineJudge:
             score = min(score, 2)
         return (
             score,
-            f"Japanese {share:.0%} of prose, {overall:.0%} of all; {len(blurb)}/{self.max_chars} chars",
+            f"Japanese score {share:.2f} (names aside), {overall:.0%} of all letters; "
+            f"{len(blurb)}/{self.max_chars} chars",
         )
 
 
@@ -167,5 +166,6 @@ def significance_of(item: Item) -> tuple[int, list[str]]:
 
 def faithfulness_of(item: Item, blurb: str) -> tuple[int, list[str], list[str]]:
     numbers, words = unsupported(blurb, f"{item.title}\n{item.text}")
+    numbers += [f.reason for f in guards.number_failures(item, blurb) if "not stated about" in f.reason]
     penalty = PARAMS["missing_number_penalty"] * len(numbers) + PARAMS["missing_word_penalty"] * len(words)
     return max(1, 5 - int(penalty)), numbers, words

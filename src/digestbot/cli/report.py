@@ -100,6 +100,8 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
     )
     print_left_out(outcome, out)
     print_incidents(outcome, out)
+    for flagged in stats["flagged"][:10]:
+        out.print(f"  [yellow]flagged[/] {flagged['item_id']}: {escape(flagged['reason'])}", highlight=False)
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
         out.print(f"wrote {kind}: {path}", highlight=False)

@@ -58,6 +58,7 @@ class ItemResult(TypedDict, total=False):
     revisions: int
     status: str  # "kept" | "dropped" | "failed"
     detail: str  # why dropped / failed (shown in the run report, never in the digest body)
+    flags: list[str]  # why the item's text reads as a prompt injection (agents/guards.py)
 
 
 class RunState(TypedDict, total=False):
