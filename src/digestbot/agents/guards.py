@@ -111,7 +111,7 @@ def _source_sentences(item: Item) -> list[str]:
     return [_nfkc(item.title), *sentences(item.text)]
 
 
-def _plain_numbers(text: str) -> list[re.Match[str]]:
+def plain_numbers(text: str) -> list[re.Match[str]]:
     """Numbers that stand alone (``84.0%``, ``3倍``), not digits of a name (``GPT-4``, ``FP16``, ``2B``)."""
     out = []
     for match in _NUMBER.finditer(text):
@@ -165,7 +165,7 @@ def number_failures(item: Item, blurb: str) -> list[GuardFailure]:
     names = _names(text)
     window = int(PARAMS["name_window"])
     failures = []
-    for number in _plain_numbers(text):
+    for number in plain_numbers(text):
         value = number.group(0).replace(",", "")
         if value not in values:
             failures.append(

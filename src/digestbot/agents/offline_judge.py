@@ -6,7 +6,9 @@ relevance     1 + category fit (the classifier's score for the judged category: 
 significance  2 + one point per signal: a state-of-the-art/outperform claim, a quantitative result,
               popularity (likes/stocks/bookmarks), a cross-listing.
 faithfulness  5 minus 2 per number the source does not contain or states about something else
-              (the numbers guard, `agents/guards.py`) and 1 per Latin word the source does not contain.
+              (the numbers guard, `agents/guards.py`), 1 per Latin word the source does not contain and
+              2 per evaluation the summarizer's rules forbid (画期的, 期待される; 大幅 unless the source
+              says significant/substantial ...).
 japanese      from the guards' calibrated `japanese_score` (names copied from the source set aside):
               5 from `good_score`, 4 from the guard's threshold, 3 from `poor_score`. 5 also needs the
               whole blurb to reach `pipeline.min_japanese_ratio` of kana/kanji, else 4. Over-long
@@ -36,6 +38,7 @@ PARAMS: dict[str, float] = {
     "very_popular": 50,  # ... for two
     "missing_number_penalty": 2,
     "missing_word_penalty": 1,
+    "hype_penalty": 2,  # an evaluation the source does not make (画期的, 期待される)
     "good_score": 0.9,  # guards.japanese_score for japanese 5 (4 from the guard's threshold)
     "poor_score": 0.35,  # japanese 3
 }
@@ -59,9 +62,15 @@ def _latin_words(text: str) -> set[str]:
     return set(_LATIN.findall(normalize(text)))
 
 
+def _source_words(text: str) -> set[str]:
+    """The source's Latin words and their parts (``llm-as-a-judge`` -> llm, as, a, judge; ``openai's``)."""
+    words = _latin_words(text)
+    return words | {part for word in words for part in re.split(r"[-.'+]", word) if part}
+
+
 def unsupported(blurb: str, source: str) -> tuple[list[str], list[str]]:
     """(numbers, Latin words) of `blurb` that `source` does not contain."""
-    source_numbers, source_words = _numbers(source), _latin_words(source)
+    source_numbers, source_words = _numbers(source), _source_words(source)
     numbers = sorted(_numbers(blurb) - source_numbers)
     words = sorted(w for w in _latin_words(blurb) - source_words if not w.replace(".", "").isdigit())
     return numbers, words
@@ -164,8 +173,29 @@ def significance_of(item: Item) -> tuple[int, list[str]]:
     return min(5, 2 + len(signals)), signals
 
 
+_HYPE = re.compile(r"画期的|革新的|業界初|世界初|期待され|飛躍的|圧倒的|驚異的")
+_LARGE = re.compile(r"大幅")
+_LARGE_EN = re.compile(
+    r"\b(?:significant|substantial|dramatic|remarkabl|considerabl|marked|greatly|largely)", re.I
+)
+
+
+def hype(blurb: str, source: str) -> list[str]:
+    """Evaluations the summarizer's rules forbid (画期的, 期待される), and 大幅 the source does not back."""
+    found = [f"「{m.group(0)}」" for m in _HYPE.finditer(blurb)]
+    if _LARGE.search(blurb) and not _LARGE_EN.search(source):
+        found.append("「大幅」")
+    return found
+
+
 def faithfulness_of(item: Item, blurb: str) -> tuple[int, list[str], list[str]]:
     numbers, words = unsupported(blurb, f"{item.title}\n{item.text}")
     numbers += [f.reason for f in guards.number_failures(item, blurb) if "not stated about" in f.reason]
-    penalty = PARAMS["missing_number_penalty"] * len(numbers) + PARAMS["missing_word_penalty"] * len(words)
+    claims = hype(blurb, f"{item.title}\n{item.text}")
+    penalty = (
+        PARAMS["missing_number_penalty"] * len(numbers)
+        + PARAMS["missing_word_penalty"] * len(words)
+        + PARAMS["hype_penalty"] * len(claims)
+    )
+    words += claims
     return max(1, 5 - int(penalty)), numbers, words

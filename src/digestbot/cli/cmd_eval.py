@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from digestbot.agents.base import Agents
 from digestbot.cli import settings_or_exit
 from digestbot.evaluation import (
     EvalError,
@@ -21,6 +22,7 @@ from digestbot.evaluation import (
     load_papers,
     run_eval,
 )
+from digestbot.judge_bench import JudgeBenchReport, blurb_guard_stats, load_defects, run_judge_bench
 from digestbot.settings import ConfigError, Settings
 
 
@@ -66,10 +68,69 @@ def _confusion(report: EvalReport, settings: Settings) -> Table:
     return table
 
 
+def _guard_table(stats: dict[str, float | int]) -> Table:
+    """The guards' view of the final blurbs (agents/guards.py): what a reader must never see."""
+    table = Table(title="blurb guards (agents/guards.py) on the final blurbs")
+    table.add_column("metric")
+    table.add_column("agents", justify="right")
+    rows = [
+        ("empty frames", str(stats["empty_frames"])),
+        (
+            "misattributed numbers (blurbs with numbers)",
+            f"{stats['misattributed_numbers']} ({stats['blurbs_with_numbers']})",
+        ),
+        ("numbers not in the source", str(stats["invented_numbers"])),
+        ("pass the Japanese measure", f"{stats['japanese_pass']:.0%}"),
+        ("mean Japanese score (names aside)", f"{stats['mean_japanese_score']:.2f}"),
+        ("pass every guard", f"{stats['guard_pass']:.0%}"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _judge_table(report: JudgeBenchReport) -> Table:
+    table = Table(title=f"judge on planted defects — {report.rows} blurbs, judge: {report.model}")
+    table.add_column("defect")
+    table.add_column("detected", justify="right")
+    table.add_column("rate", justify="right")
+    for kind, (found, total) in report.detection.items():
+        table.add_row(kind, f"{found}/{total}", f"{found / total:.0%}" if total else "—")
+    rejected, clean = report.clean_rejected
+    table.add_row("clean blurbs rejected", f"{rejected}/{clean}", f"{rejected / clean:.0%}" if clean else "—")
+    if report.errors:
+        table.add_row("judge errors", str(report.errors), "")
+    return table
+
+
+def _judge_bench(
+    path: Path, settings: Settings, agents: Agents, map_path: Path, json_out: Path | None
+) -> None:
+    try:
+        rows = load_defects(path)
+        mapping = load_category_map(map_path, settings.categories)
+    except FileNotFoundError:
+        typer.secho(f"error: {path}: file not found", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except EvalError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    report = asyncio.run(run_judge_bench(agents, settings, rows, mapping))
+    Console().print(_judge_table(report))
+    if json_out is not None:
+        _write_json(json_out, report.to_dict())
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    typer.echo(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
-        file: Annotated[Path, typer.Argument(help="Labeled papers, one JSON object per line.")],
+        file: Annotated[Path | None, typer.Argument(help="Labeled papers, one JSON object per line.")] = None,
         offline: Annotated[
             bool, typer.Option("--offline", help="Use the offline heuristic agents even if a model is set.")
         ] = False,
@@ -83,12 +144,31 @@ def register(app: typer.Typer) -> None:
                 "--map", help="Curator label -> category ids (default: category_map.toml next to FILE)."
             ),
         ] = None,
+        judge_file: Annotated[
+            Path | None,
+            typer.Option("--judge", help="Judge planted-defect blurbs instead (evals/judge-defects.jsonl)."),
+        ] = None,
     ) -> None:
-        """Classify, summarize and judge labeled papers; print accuracy, macro-F1 and blurb statistics."""
+        """Classify, summarize and judge labeled papers; print accuracy, macro-F1 and blurb statistics.
+
+        With --judge FILE: judge the blurbs of a planted-defects file and print detection per defect.
+        """
         from digestbot.agents.factory import build_agents
         from digestbot.agents.offline import OfflineAgents
 
         settings = settings_or_exit()
+        if judge_file is not None:
+            try:
+                agents = OfflineAgents(settings) if offline else build_agents(settings)
+            except ConfigError as exc:
+                typer.secho(f"error: {exc}", fg="red", err=True)
+                raise typer.Exit(2) from None
+            bench_map = category_map or judge_file.parent / "category_map.toml"
+            _judge_bench(judge_file, settings, agents, bench_map, json_out)
+            return
+        if file is None:
+            typer.secho("error: give a labeled papers FILE, or --judge FILE", fg="red", err=True)
+            raise typer.Exit(2)
         map_path = category_map or file.parent / "category_map.toml"
         try:
             papers = load_papers(file)[:limit]
@@ -117,7 +197,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         console.print(_summary(report))
         console.print(_confusion(report, settings))
+        guard_stats = blurb_guard_stats(report.outcomes, papers, report.limit)
+        console.print(_guard_table(guard_stats))
         if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-            typer.echo(f"report written to {json_out}")
+            _write_json(json_out, {**report.to_dict(), "guards": guard_stats})
