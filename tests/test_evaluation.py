@@ -125,6 +125,6 @@ async def test_run_eval_scores_the_offline_agents(settings: Settings) -> None:
     progress: list[int] = []
     report = await run_eval(OfflineAgents(settings), settings, papers, MAPPING, on_progress=progress.append)
     confusion = {"RAG系": {"rag": 1, "application": 1}, "その他": {"other": 1}}
-    expected = (3, pytest.approx(2 / 3), confusion, [1, 1, 1], 1.0, "FooRAGを提案。")
+    expected = (3, pytest.approx(2 / 3), confusion, [1, 1, 1], 1.0, "検索拡張生成向けのFooRAGを提案。")
     actual = (report.papers, report.accuracy, report.confusion, progress, report.blurbs.within_limit)
     assert expected == (*actual, report.outcomes[0].blurb)

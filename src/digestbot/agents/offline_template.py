@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from digestbot.agents.offline_phrases import ASPECT_WORD, ASPECTS, TABLE_HASH, technique
 
 PARAMS: dict[str, int] = {
-    "version": 2,
+    "version": 3,
     "max_phrase_chars": 48,
     "max_name_chars": 32,
     "metric_window": 25,
@@ -44,12 +44,14 @@ _OBJECT_END = re.compile(
     r"|allowing|enabling|achieving|with|while|in order|so that)\b|[,;:(]|\s+-\s+|\.$"
 )
 _NAMED = re.compile(
-    r"\b(?:called|named|namely|dubbed|termed|coined)\s+[\"'“]?(?P<name>[A-Za-z][A-Za-z0-9_\-.+]*(?:\s+\S+)?)"
+    r"\b(?:called|named|namely|dubbed|termed|coined)\s+(?:as\s+)?[\"'“]?(?P<name>[A-Za-z][A-Za-z0-9_\-.+]*(?:\s+\S+)?)"
 )
 _NAME_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.+]*$")
 _NOT_NAMES = frozenset({"LLM", "LLMs", "AI", "NLP", "ML", "GPU", "GPUs", "API", "APIs"})
 _LEADING = re.compile(
-    r"^(?:(?:a|an|the|our|two|three|several|(?:notion|concept|idea|task|problem) of)\s+)+", re.I
+    r"^(?:(?:a|an|the|our|two|three|several|open|(?:notion|concept|idea|task|problem) of"
+    r"|(?:collection|suite|family|set|series|range) of)\s+)+",
+    re.I,
 )
 _PREPOSITION = re.compile(r"\s+(?:of|for|with|in|on|that|which|to)\s+")
 _TYPES = {
@@ -59,6 +61,8 @@ _TYPES = {
     "metric": "評価指標", "library": "ライブラリ", "toolkit": "ツールキット", "attack": "攻撃",
     "strategy": "戦略", "paradigm": "パラダイム", "agent": "エージェント", "engine": "エンジン",
     "mechanism": "機構", "module": "モジュール", "objective": "目的関数", "loss": "損失関数",
+    "policy": "方策", "tool": "ツール", "platform": "基盤",
+    "protocol": "プロトコル", "recipe": "手順", "variant": "変種", "family": "ファミリー",
 }  # fmt: skip
 _ADJECTIVES = {
     "novel": "新しい", "new": "新しい", "first": "初の", "simple": "シンプルな", "straightforward": "単純な",
@@ -116,6 +120,9 @@ def _split_name(obj: str, head: str, rest: str) -> tuple[str, str]:
     appositive = _OBJECT_END.split(rest.lstrip(" ,:("), maxsplit=1)[0]
     if len(tokens) == 1 and is_name(tokens[0]):
         return tokens[0], appositive
+    after = re.match(r",\s+([A-Za-z][A-Za-z0-9_\-.+]*),", rest)
+    if after and is_name(after.group(1)):
+        return after.group(1), head  # "a novel policy, TOVA, which ..."
     if len(tokens) > 1 and is_name(tokens[-1]):
         return tokens[-1], " ".join(tokens[:-1])
     if (
@@ -127,8 +134,28 @@ def _split_name(obj: str, head: str, rest: str) -> tuple[str, str]:
     return "", head
 
 
+_AND_VERB = re.compile(
+    r",?\s+and\s+(?:also\s+)?(?P<verb>propos|introduc|present|develop|design|releas)\w*\s+(?P<obj>.+)", re.I
+)
+
+
+def named(sentence: str) -> str | None:
+    """The name in "... termed (as) Agent Forest" / "called FooNet", or None."""
+    match = _NAMED.search(sentence)
+    if not match:
+        return None
+    tokens = [t.strip("\"'“”.,;:") for t in match.group("name").split()]
+    two = len(tokens) == 2 and (
+        is_name(tokens[1]) or tokens[0][:1].isupper() == tokens[1][:1].isupper() is True
+    )
+    name = " ".join(tokens if two else tokens[:1])
+    return name if name[:1].isupper() or is_name(name) else None
+
+
 def contribution(sentence: str, max_chars: int) -> str | None:
     match = _CONTRIBUTION.search(sentence)
+    if not match and re.search(r"\bwe\b", sentence, re.I):
+        match = _AND_VERB.search(sentence)  # "We observe that ..., and introduce X"
     if not match:
         return None
     verb = _VERB_JA.get(match.group("verb").lower(), "提案")
