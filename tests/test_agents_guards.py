@@ -140,3 +140,14 @@ def test_calibration_curator_blurbs_pass_english_frames_fail() -> None:
     ]
     assert passing >= 0.95
     assert all(guards.japanese_score(n) < threshold for n in negatives)
+
+
+def test_llm_summarizer_check_uses_the_calibrated_measure() -> None:
+    """A name-heavy good blurb (raw kana/kanji share 0.26) needs no repair; English in a frame does."""
+    from digestbot.agents.llm_agents import blurb_problems
+    from digestbot.sources.text import japanese_ratio
+
+    good = "GRPO-LEADをQwen2.5-Math-7BとDeepSeek-R1-Distill-Qwenで検証し、AIME24で向上。"
+    english = "「We propose a method that improves reasoning on math benchmarks」を提案。"
+    assert japanese_ratio(good) < 0.3
+    assert ([], 1) == (blurb_problems(good, 120, 0.3), len(blurb_problems(english, 120, 0.3)))

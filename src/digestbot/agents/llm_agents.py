@@ -15,6 +15,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel
 
+from digestbot.agents import guards
 from digestbot.agents.base import AgentError, UsageReport
 from digestbot.agents.llm import LlmCaller, Sleep, build_chat_model
 from digestbot.agents.llm_answers import verdict_function, verdict_problems
@@ -79,9 +80,10 @@ def blurb_problems(text: str, max_chars: int, min_japanese: float) -> list[str]:
             f"{len(text)}文字です。{max_chars}文字以内（英数字・記号も1文字）に縮めてください。"
             "数値と固有名詞は原文どおりに残し、重要度の低い修飾や説明を削ってください。"
         )
-    if (ratio := japanese_ratio(text)) < min_japanese:
+    floor = max(min_japanese, guards.PARAMS["min_japanese_score"])
+    if (ratio := guards.japanese_score(text)) < floor:  # names copied from the source do not count
         problems.append(
-            f"日本語の割合が低すぎます（文字の{ratio:.0%}）。日本語の文で書き、"
+            f"固有名詞を除いた日本語の割合が低すぎます（{ratio:.0%}）。英語の文を使わず日本語の文で書き、"
             "英語は手法名・モデル名などの固有名詞だけにしてください。"
         )
     if (sentences := count_sentences(text)) > 2:
