@@ -24,7 +24,7 @@ import random
 import re
 from pathlib import Path
 
-from digestbot.agents.guards import plain_numbers, sentences
+from digestbot.agents.guards import plain_numbers, sentences, values_in
 from digestbot.agents.offline_template import benchmarks, is_name
 from digestbot.evaluation import LabeledPaper, load_papers
 
@@ -53,6 +53,8 @@ INJECTIONS = (
 )
 FRAMES = ("に関する研究。", "についての論文。", "を提案。", "に関するサーベイ。")
 _UNIT = re.compile(r"\s*(%|x\b|×|times\b|-?fold\b|points?\b)", re.IGNORECASE)
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_COUNT_WORD = re.compile(r"\b(" + "|".join(_COUNTS) + r")\b", re.IGNORECASE)
 _UNIT_JA = {"%": "%", "x": "倍", "×": "倍", "times": "倍", "fold": "倍", "-fold": "倍"}
 
 
@@ -111,7 +113,8 @@ def _numbers(sentence: str) -> list[str]:
             with_unit.append(number.group(0) + _UNIT_JA.get(unit.group(1).lower(), "ポイント"))
         elif len(number.group(0)) >= 2:
             plain.append(number.group(0))
-    return with_unit + plain
+    words = [str(_COUNTS[m.group(1).lower()]) for m in _COUNT_WORD.finditer(sentence)]
+    return with_unit + plain + words
 
 
 def _misattributed(paper: LabeledPaper) -> str | None:
@@ -120,8 +123,7 @@ def _misattributed(paper: LabeledPaper) -> str | None:
     parts = sentences(paper.abstract_en)
     for i, home in enumerate(parts):
         for value in _numbers(home):
-            digits = re.match(r"[\d.,]+", value)
-            homes = [s for s in parts if digits and digits.group(0) in s] + [paper.title_en]
+            homes = [s for s in parts if value.rstrip("%倍ポイント") in values_in(s)] + [paper.title_en]
             for j, other in enumerate(parts):
                 names = [n for n in _names(other) if not any(_squash(n) in _squash(s) for s in homes)]
                 if j != i and names:

@@ -124,7 +124,7 @@ def plain_numbers(text: str) -> list[re.Match[str]]:
     return out
 
 
-def _values(text: str) -> set[str]:
+def values_in(text: str) -> set[str]:
     """Every number written in `text`: digits (commas removed) and English number words."""
     found = {m.group(0).replace(",", "") for m in _NUMBER.finditer(text)}
     for word in _NUMBER_WORD.finditer(text):
@@ -161,7 +161,7 @@ def number_failures(item: Item, blurb: str) -> list[GuardFailure]:
     text = _nfkc(blurb)
     source = _source_sentences(item)
     title = source[0]
-    values = _values("\n".join(source))
+    values = values_in("\n".join(source))
     names = _names(text)
     window = int(PARAMS["name_window"])
     failures = []
@@ -187,7 +187,7 @@ def number_failures(item: Item, blurb: str) -> list[GuardFailure]:
         ]
         if not beside:
             continue
-        home = [s for s in source if value in _values(s)]
+        home = [s for s in source if value in values_in(s)]
         if not any(all(_contains(s, name) for name in beside) for s in home):
             shown = "、".join(beside)
             failures.append(
