@@ -409,6 +409,20 @@ def test_article_blurb_skips_greetings_self_introductions_contents_and_injection
     assert expected == summarize(item, 120)
 
 
+def test_article_blurb_skips_article_meta_lines() -> None:
+    """「…の21日目の記事です。」 and republication notes are about the article, not its content."""
+    text = "LLM Advent Calendarの21日目の記事です。\n!ブログに書いた記事を転載したものです。\nRAGの評価指標を比較した。"
+    item = paper("RAG評価", text, language="ja", id="zenn:m", source=SourceName.ZENN)
+    assert "RAGの評価指標を比較した。" == summarize(item, 120)
+
+
+def test_systematic_review_is_a_survey() -> None:
+    """A systematic literature review in the title or abstract is written as a survey."""
+    text = "We collate agent benchmarks. We discuss challenges, applications and future directions."
+    item = paper("A Systematic Literature Review of LLM Agents", text)
+    assert "大規模言語モデルに関するサーベイ。ベンチマーク・課題・応用を整理。" == summarize(item, 120)
+
+
 def test_article_blurb_keeps_generic_type_parameters() -> None:
     """`List<T>` in an article is text, not an HTML tag: it survives into the blurb."""
     text = "C#のList<T>とDictionary<K, V>を使ってプロンプトを<b>管理</b>する方法を解説します。"

@@ -210,7 +210,10 @@ _SELF_INTRO = re.compile(
     r"エンジニアをしています|をしている者です|\bmy name is\b|\bI am an? \w+ (?:engineer|developer)\b",
     re.IGNORECASE,
 )
-_ARTICLE_META = re.compile(r"(?:この|本|今回の)(?:記事|稿|論文|投稿)(?:では|で|は)|本論文では|著者らは")
+_ARTICLE_META = re.compile(
+    r"(?:この|本|今回の)(?:記事|稿|論文|投稿)(?:では|で|は)|本論文では|著者らは|の記事です|記事になります|"
+    r"日目の記事|(?:転載|リライト|加筆修正|再編集)した(?:もの|記事)|を元に(?:しています|した記事)"
+)
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|preceding|"
     r"your|these|those)?\s*(?:instructions?|prompts?|rules|directions)\b|"

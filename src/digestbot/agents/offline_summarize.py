@@ -102,7 +102,7 @@ def japanese_blurb(item: Item, max_chars: int) -> str:
     """The article's own first usable sentences (at most two, within the limit)."""
     flagged = {flag.sentence for flag in guards.injection_flags(item)}
     found = (
-        _ARTICLE_OPENER.sub("", _LEADING_HEADING.sub("", s))
+        _ARTICLE_OPENER.sub("", _LEADING_HEADING.sub("", s.lstrip("!！:： ")))
         for s in japanese_sentences(_clean_markdown(item.text))
     )
     sentences = [s for s in found if _usable(s, flagged) and not guards.copies_flagged(item, s)]
@@ -131,6 +131,12 @@ def _article_fallback(item: Item, max_chars: int) -> str:
 _ANALYSIS = re.compile(
     r"\bwe\s+(?:first\s+)?(?:find|show|demonstrate|observe|reveal|study|investigate|analy[sz]e|examine|"
     r"conduct|argue|discover)\w*|\b(?:in this (?:study|work))\b|\bempirical study\b",
+    re.IGNORECASE,
+)
+_SURVEY_TEXT = re.compile(
+    r"\bthis (?:systematic |literature )*(?:survey|review)\b|\bsurvey paper\b"
+    r"|\b(?:systematic|literature) review\b"
+    r"|\bwe (?:provide|present|give) (?:an?|the) (?:\w+ )?(?:overview|survey|review) of\b",
     re.IGNORECASE,
 )
 _COMPARE = re.compile(r"\b(?:vs\.?|versus|superior to|better than|compared? (?:to|with)|comparison)\b", re.I)
@@ -200,9 +206,7 @@ def _first_sentence(item: Item, sentences: Sequence[str], max_chars: int) -> tup
     """The contribution sentence and the index it came from (-1: built from the title and structure)."""
     subject = topic(item)
     survey = SURVEY_TITLE.match(item.title.strip()) or SURVEY_SUFFIX.match(item.title.strip())
-    is_survey = bool(survey) or any(
-        re.search(r"\bthis survey\b|\bsurvey paper\b", s, re.I) for s in sentences
-    )
+    is_survey = bool(survey) or any(_SURVEY_TEXT.search(s) for s in sentences)
     if is_survey:
         about = subject or topic(item, " ".join(sentences[:3])) or "研究動向"
         return f"{about}に関するサーベイ。", -1
@@ -250,7 +254,8 @@ def english_blurb(item: Item, max_chars: int, *, conservative: bool = False) -> 
     joint = (
         "分野の" if first.endswith("サーベイ。") else "における" if first.endswith("を分析。") else "向けの"
     )
-    for head in (f"{about}{joint}{first}", f"{about}の手法や性質を扱う研究。"):
+    heads = [f"{about}{joint}{first}"] if about not in first else []
+    for head in [*heads, f"{about}の手法や性質を扱う研究。"]:
         blurb = fit(head + second, max_chars) if len(head + second) <= max_chars else fit(head, max_chars)
         if not guards.japanese_failures(item, blurb, max_chars):
             return blurb

@@ -25,7 +25,7 @@ PARAMS: dict[str, int] = {
 _CONTRIBUTION = re.compile(
     r"\b(?:we|this (?:paper|work|study|article|report))\s+(?:(?:also|further|first|then|here)\s+)?"
     r"(?P<verb>propos|introduc|present|develop|design|releas|buil|construct|creat|curat"
-    r"|analy[sz]|stud|investigat|examin|explor|characteri[sz]|surve|review)\w*\s+(?P<obj>.+)",
+    r"|analy[sz]|stud|investigat|examin|explor|characteri[sz]|surve|review|provid)\w*\s+(?P<obj>.+)",
     re.IGNORECASE,
 )
 _VERB_JA = {
@@ -33,6 +33,7 @@ _VERB_JA = {
     "buil": "構築", "construct": "構築", "creat": "構築", "curat": "構築",
     "analys": "分析", "analyz": "分析", "stud": "分析", "investigat": "分析", "examin": "分析",
     "explor": "分析", "characteris": "分析", "characteriz": "分析", "surve": "サーベイ", "review": "サーベイ",
+    "provid": "提案",
 }  # fmt: skip
 _BUILT = ("ベンチマーク", "データセット", "コーパス")  # proposing one of these is building it
 _CLAUSE = re.compile(r"^(?:whether|how|what|why|if|when|which|to|and|or|that)\b", re.I)
@@ -183,7 +184,7 @@ def contribution(sentence: str, max_chars: int) -> str | None:
 
 
 SURVEY_TITLE = re.compile(
-    r"^(?:.*?:\s*)?(?:an?\s+)?(?:\w+\s+)?(?:survey|review|overview)\s+(?:on|of)\s+(?P<topic>.+)$", re.I
+    r"^(?:.*?:\s*)?(?:an?\s+)?(?:\w+\s+){0,2}(?:survey|review|overview)\s+(?:on|of)\s+(?P<topic>.+)$", re.I
 )
 SURVEY_SUFFIX = re.compile(r"^(?P<topic>.+?)\s*[:\-–]\s*(?:an?\s+)?(?:\w+\s+)?(?:survey|review)$", re.I)
 
