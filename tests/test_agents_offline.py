@@ -411,7 +411,10 @@ def test_article_blurb_skips_greetings_self_introductions_contents_and_injection
 
 def test_article_blurb_skips_article_meta_lines() -> None:
     """「…の21日目の記事です。」 and republication notes are about the article, not its content."""
-    text = "LLM Advent Calendarの21日目の記事です。\n!ブログに書いた記事を転載したものです。\nRAGの評価指標を比較した。"
+    text = (
+        "LLM Advent Calendarの21日目の記事です。\n!ブログに書いた記事を転載したものです。\n"
+        "RAGの評価指標を比較した。"
+    )
     item = paper("RAG評価", text, language="ja", id="zenn:m", source=SourceName.ZENN)
     assert "RAGの評価指標を比較した。" == summarize(item, 120)
 
