@@ -5,8 +5,6 @@ report and digest.json name the flagged item."""
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from digestbot.cli import app
-from digestbot.testing.arxiv_server import FakeArxivServer
 from digestbot.testing.feed_builders import synthetic_qiita_items, synthetic_zenn_articles
 from digestbot.testing.feed_server import FeedServer
 from digestbot.testing.slack_server import SlackServer
+from digestbot.testing.worker_env import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 22, 15, tzinfo=UTC)
@@ -42,7 +40,7 @@ def _qiita(item: dict[str, Any], title: str, body: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[FakeArxivServer, FeedServer, SlackServer]]:
+def servers() -> Iterator[tuple[FeedServer, SlackServer]]:
     greeting, injected = synthetic_qiita_items(2, seed=5, end=END, tags=["llm"])
     qiita = [
         _qiita(
@@ -64,28 +62,22 @@ def servers() -> Iterator[tuple[FakeArxivServer, FeedServer, SlackServer]]:
         "LLMエージェントのタスク成功率を測る評価方法を整理しました。",
         "liked_count": 50,
     }
-    with FakeArxivServer([]) as arxiv, FeedServer() as feeds, SlackServer() as slack:
+    with FeedServer() as feeds, SlackServer() as slack:
         feeds.publish_qiita(qiita, tags=["llm"])
         feeds.publish_zenn([intro], topics=["llm"])
-        yield arxiv, feeds, slack
+        yield feeds, slack
 
 
-def _configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: tuple[Any, ...]) -> None:
-    arxiv, feeds, slack = servers
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    text = (config / "digestbot.toml").read_text(encoding="utf-8")
-    text = text.replace("delay_seconds = 3.0", "delay_seconds = 0.0")
-    text = text.replace("requests_per_second = 2.0", "requests_per_second = 200.0")
-    text = re.sub(r"tags = \[[^\]]*\]", 'tags = ["llm"]', text, count=1)
-    text = re.sub(r"topics = \[[^\]]*\]", 'topics = ["llm"]', text, count=1)
-    (config / "digestbot.toml").write_text(text, encoding="utf-8")
+def _configure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer, slack: SlackServer
+) -> None:
+    sources = {"qiita": {"enabled": True, "tags": ["llm"]}, "zenn": {"enabled": True, "topics": ["llm"]}}
+    config = write_config(tmp_path / "config", ROOT / "config" / "categories.toml", sources=sources)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DIGESTBOT_LLM_MODEL", raising=False)
     env = {
         "DIGESTBOT_CONFIG_DIR": str(config),
         "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
-        "DIGESTBOT_ARXIV_API_URL": arxiv.url,
         "DIGESTBOT_QIITA_BASE_URL": feeds.base_url,
         "DIGESTBOT_ZENN_BASE_URL": feeds.base_url,
         "DIGESTBOT_SLACK_API_URL": slack.api_url,
@@ -96,12 +88,12 @@ def _configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: tuple[A
 
 
 def test_hostile_feed_entries_are_never_posted_and_the_injection_is_named(
-    servers: tuple[FakeArxivServer, FeedServer, SlackServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    servers: tuple[FeedServer, SlackServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What Slack received has the articles' content but no greeting, self-introduction or injected
     instruction; digest.json's stats and the CLI report name the flagged item."""
-    _configure(tmp_path, monkeypatch, servers)
-    slack = servers[2]
+    feeds, slack = servers
+    _configure(tmp_path, monkeypatch, feeds, slack)
     out = tmp_path / "out"
     args = ["run", "--from", "2026-11-16", "--to", "2026-11-22", "--out", str(out)]
     result = CliRunner().invoke(app, args)

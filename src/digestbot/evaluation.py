@@ -55,8 +55,9 @@ class LabeledPaper:
         )
 
 
-def load_papers(path: Path) -> list[LabeledPaper]:
-    papers = []
+def jsonl_rows(path: Path, fields: Sequence[str]) -> list[dict[str, str]]:
+    """The `fields` of each JSON line of `path` (all text); EvalError names the line that is not."""
+    rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -64,10 +65,15 @@ def load_papers(path: Path) -> list[LabeledPaper]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise EvalError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        missing = [name for name in _FIELDS if not isinstance(row.get(name), str)]
+        missing = [name for name in fields if not isinstance(row.get(name), str)]
         if missing:
             raise EvalError(f"{path}:{number}: missing or non-text field(s): {', '.join(missing)}")
-        papers.append(LabeledPaper(**{name: row[name] for name in _FIELDS}))
+        rows.append({name: row[name] for name in fields})
+    return rows
+
+
+def load_papers(path: Path) -> list[LabeledPaper]:
+    papers = [LabeledPaper(**row) for row in jsonl_rows(path, _FIELDS)]
     if not papers:
         raise EvalError(f"{path}: no labeled papers in the file")
     return papers

@@ -11,7 +11,6 @@ the same way is a false alarm.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from digestbot.agents import guards
 from digestbot.agents.base import AgentError, Agents
-from digestbot.evaluation import EvalError, LabeledPaper, PaperOutcome
+from digestbot.evaluation import EvalError, LabeledPaper, PaperOutcome, jsonl_rows
 from digestbot.graph.nodes.judge import scores_of
 from digestbot.settings import Settings
 
@@ -44,18 +43,7 @@ class DefectRow:
 
 
 def load_defects(path: Path) -> list[DefectRow]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        missing = [name for name in _FIELDS if not isinstance(row.get(name), str)]
-        if missing:
-            raise EvalError(f"{path}:{number}: missing or non-text field(s): {', '.join(missing)}")
-        rows.append(DefectRow(**{name: row[name] for name in _FIELDS}))
+    rows = [DefectRow(**row) for row in jsonl_rows(path, _FIELDS)]
     if not rows:
         raise EvalError(f"{path}: no rows (build it with python evals/build_judge_defects.py)")
     return rows
