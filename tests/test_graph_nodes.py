@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from digestbot.agents.base import UsageReport
 from digestbot.agents.guards import GuardFailure, GuardReport
 from digestbot.domain import DigestEntry, Item, Popularity, Scores, SourceName
 from digestbot.graph.nodes.classify import clean_classification, shortlist
 from digestbot.graph.nodes.compose import build_sections, capped_out, rank
-from digestbot.graph.nodes.judge import clamp, decide
-from digestbot.graph.state import Classification
+from digestbot.graph.nodes.judge import clamp, decide, judge_blurb
+from digestbot.graph.state import Classification, Verdict
 from digestbot.settings import Category, JudgeConfig
 
 CATS = (
@@ -93,6 +94,46 @@ def test_decide_never_keeps_a_blurb_that_fails_a_guard() -> None:
         decide(Scores(5, 5, 5, 5), config, 0, report)[0],
         decide(Scores(5, 5, 5, 5), config, 1, report)[0],
     )
+
+
+class LenientJudge:
+    """An `Agents` whose judge gives every blurb top marks (only `judge` is used here)."""
+
+    offline = False
+    usage = UsageReport(model="lenient")
+
+    def fingerprint(self, agent: str) -> str:
+        return agent
+
+    def batch_size(self, agent: str) -> int:
+        return 1
+
+    async def classify(self, items: object, categories: object) -> list[object]:
+        raise NotImplementedError
+
+    async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
+        raise NotImplementedError
+
+    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
+        return Verdict(relevance=5, significance=5, faithfulness=5, japanese=5)
+
+
+async def test_judge_blurb_revises_with_the_guard_reason_then_drops_the_wrong_sentence() -> None:
+    """A lenient judge cannot keep an invented number: first a revision naming it, then the
+    sentence with it is dropped and the rest kept."""
+    item = Item(
+        id="arxiv:9", source=SourceName.ARXIV, url="https://arxiv.org/abs/9", title="FooNet",
+        text="We propose FooNet, a retrieval method for long documents.", published=NOW, updated=NOW,
+    )  # fmt: skip
+    blurb = "長文書向けの検索手法FooNetを提案。再現率が15%向上。"
+    category = Category(id="rag", name="RAG", description="retrieval")
+    config = JudgeConfig(max_revisions=1)
+    agents = LenientJudge()
+    first = await judge_blurb(agents, item, blurb, category, config, revisions=0, max_chars=120)  # type: ignore[arg-type]
+    last = await judge_blurb(agents, item, blurb, category, config, revisions=1, max_chars=120)  # type: ignore[arg-type]
+    assert ("revise", True, 2) == (first.action, "「15」" in first.feedback, first.scores.faithfulness)
+    assert ("keep", "長文書向けの検索手法FooNetを提案。") == (last.action, last.blurb)
+    assert last.why.startswith("guard: dropped the failing sentence")
 
 
 def test_decide_drops_irrelevant_items_without_revision() -> None:
