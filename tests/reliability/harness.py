@@ -46,7 +46,7 @@ DAYS = ["--from", "2026-01-05", "--to", "2026-01-11"]
 DATA_END = datetime(2026, 1, 10, tzinfo=UTC)
 CHANNEL_ID = "C0DIGEST01"
 QIITA_FEED, ZENN_FEED = "/tags/llm/feed", "/topics/llm/feed"
-GOOD_BLURB = "検索拡張生成の新手法を提案し、検索精度が12%向上した。"
+GOOD_BLURB = "検索拡張生成の新手法を提案し、検索精度が向上した。"  # no number: the items here state none
 VERDICT = {"relevance": 4, "significance": 4, "faithfulness": 5, "japanese": 5, "rationale": "良い"}
 SECRET_ENV = [*(name.upper() for name in Secrets.model_fields), *ENV_OVERRIDES, "DIGESTBOT_CONFIG_DIR"]
 

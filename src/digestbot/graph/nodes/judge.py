@@ -94,7 +94,8 @@ async def judge_blurb(
     scores = guards.cap_scores(scores_of(verdict), report, **caps)
     action, why = decide(scores, config, revisions, report)
     feedback = "。".join(part for part in (report.feedback(), verdict.feedback.strip()) if part) or why
-    if action == "drop" and not report.ok and not why.startswith(("relevance", "significance")):
+    blurb_fault = action == "drop" and not report.ok and not why.startswith(("relevance", "significance"))
+    if blurb_fault:
         rest = guards.salvage(item, blurb, max_chars=max_chars)
         if rest is not None:
             again = await agents.judge(item, rest, category)
@@ -106,7 +107,7 @@ async def judge_blurb(
                 note = f"guard: dropped the failing sentence ({report.reason()})"
                 return Judged("keep", note, rest, rest_scores, again, "")
             why = f"{why}; without the failing sentence: {rest_why}"
-    if action == "drop" and not report.ok:
+    if blurb_fault:
         why = f"guard: held back: {why}"
     return Judged(action, why, blurb, scores, verdict, feedback)
 
