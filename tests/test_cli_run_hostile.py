@@ -17,7 +17,7 @@ from digestbot.cli import app
 from digestbot.testing.feed_builders import synthetic_qiita_items, synthetic_zenn_articles
 from digestbot.testing.feed_server import FeedServer
 from digestbot.testing.slack_server import SlackServer
-from digestbot.testing.worker_env import write_config
+from support.worker_env import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 22, 15, tzinfo=UTC)

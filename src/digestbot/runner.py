@@ -103,11 +103,9 @@ def flagged_items(results: Sequence[ItemResult]) -> list[dict[str, str]]:
 
 
 def drop_stage(detail: str, stage: str = "") -> str:
-    """Which rung of the pipeline dropped an item: classifier, shortlist, guard or judge."""
+    """Which rung of the pipeline dropped an item: classifier, shortlist or judge."""
     if stage:
         return stage
-    if detail.startswith("guard"):
-        return "guard"
     if detail.startswith("not shortlisted"):
         return "shortlist"
     if detail.startswith("classifier"):
