@@ -9,7 +9,6 @@ in `jobs.py`; they call the same `run_digest` the CLI calls.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,53 +20,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from digestbot.settings import ConfigError, CronConfig, ScheduleConfig, Settings
+from digestbot.cron import JOBS, check_schedule, check_settings_schedule, cron_trigger
+from digestbot.settings import ScheduleConfig, Settings
 from digestbot.store.schema import create_store_engine, write_transaction
 
-JOBS: dict[str, str] = {  # job id (= the [schedule] key) -> function reference
-    "weekly_digest": "digestbot.jobs:weekly_digest",
-    "ingest_arxiv": "digestbot.jobs:ingest_arxiv",
-    "ingest_feeds": "digestbot.jobs:ingest_feeds",
-}
 PERSISTENT = "default"  # the job store in the database
 MEMORY = "memory"  # the worker's own housekeeping jobs, never persisted
 JOBSTORE_TABLE = "apscheduler_jobs"
-_WEEKDAY_DIGITS = re.compile(r"^\d+(-\d+)?$")
-
-
-def cron_trigger(cron: CronConfig, timezone: str) -> CronTrigger:
-    """The trigger for one `[schedule]` entry, in the schedule's timezone."""
-    return CronTrigger(
-        day_of_week=cron.day_of_week,
-        hour=cron.hour,
-        minute=cron.minute,
-        second=cron.second,
-        timezone=timezone,
-    )
-
-
-def check_schedule(schedule: ScheduleConfig) -> None:
-    """Raise `ConfigError` naming the key when an entry is not a usable cron expression."""
-    for job_id in JOBS:
-        cron: CronConfig = getattr(schedule, job_id)
-        parts = [part.strip() for part in cron.day_of_week.split(",")]
-        if any(_WEEKDAY_DIGITS.match(part) for part in parts):
-            raise ConfigError(
-                f"schedule.{job_id}.day_of_week: {cron.day_of_week!r} uses weekday numbers; write day names "
-                "(mon, tue, … or mon-fri): APScheduler counts Monday as 0, unlike crontab"
-            )
-        try:
-            cron_trigger(cron, schedule.timezone)
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(f"schedule.{job_id}: not a usable schedule: {exc}") from None
-
-
-def check_settings_schedule(settings: Settings) -> None:
-    """`check_schedule`, its one-line error naming the config file (for `config check` and the worker)."""
-    try:
-        check_schedule(settings.app.schedule)
-    except ConfigError as exc:
-        raise ConfigError(f"{settings.config_dir / 'digestbot.toml'}: {exc}") from None
+__all__ = [
+    "JOBS",
+    "build_scheduler",
+    "check_schedule",
+    "check_settings_schedule",
+    "cron_trigger",
+    "sync_jobs",
+]
 
 
 def build_scheduler(

@@ -28,17 +28,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from digestbot.agents.base import AGENT_NAMES
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
 from digestbot.settings import ConfigError
+
+if TYPE_CHECKING:  # langchain is imported by render() only: `config check` loads every spec quickly
+    from langchain_core.messages import BaseMessage
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     model.__name__: model for model in (Classification, ClassificationBatch, Blurb, Verdict)
@@ -85,6 +87,13 @@ class AgentSpec:
 
     def render(self, **variables: Any) -> list[BaseMessage]:
         """`[SystemMessage, HumanMessage]`; every declared variable must be given, and nothing else."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        system, user = self.render_text(**variables)
+        return [SystemMessage(content=system), HumanMessage(content=user)]
+
+    def render_text(self, **variables: Any) -> tuple[str, str]:
+        """The (system, user) prompt texts; the same checks as `render`."""
         missing = [v for v in self.variables if v not in variables]
         extra = sorted(set(variables) - set(self.variables))
         if missing or extra:
@@ -99,7 +108,7 @@ class AgentSpec:
             user = self._user.render(**variables).strip()
         except TemplateError as exc:
             raise ConfigError(f"{self.path}: render: {exc.message}") from None
-        return [SystemMessage(content=system), HumanMessage(content=user)]
+        return system, user
 
 
 def _error(path: Path, where: str, message: str) -> ConfigError:
