@@ -221,6 +221,33 @@ def test_serve_without_a_bot_token_says_what_to_set(
     assert (1, True) == (result.exit_code, "SLACK_BOT_TOKEN is not set" in result.output)
 
 
+@pytest.mark.parametrize(
+    ("variable", "says"),
+    [
+        ("SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN: Slack auth.test refused it (invalid_auth)"),
+        ("SLACK_APP_TOKEN", "SLACK_APP_TOKEN: Slack apps.connections.open refused it (invalid_auth)"),
+    ],
+)
+def test_serve_with_a_wrong_token_exits_2_before_ready(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, says: str
+) -> None:
+    """A refused bot or app token: one line naming it, exit 2, and the worker never says "ready"."""
+    for name in list(os.environ):
+        if name.startswith(OURS):
+            monkeypatch.delenv(name)
+    with SlackServer() as slack:
+        monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(settings.config_dir))
+        monkeypatch.setenv("DATABASE_URL", settings.store_url)
+        monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack.api_url)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+        monkeypatch.setenv("SLACK_APP_TOKEN", slack.app_token)
+        monkeypatch.setenv(variable, "xoxb-wrong" if variable == "SLACK_BOT_TOKEN" else "xapp-wrong")
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, ["serve"])
+    lines = result.output.strip().splitlines()
+    assert (2, 1, True) == (result.exit_code, len(lines), says in lines[0]), result.output
+
+
 def test_serve_with_an_unreachable_database_says_so(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -29,7 +29,7 @@ from digestbot import jobs
 from digestbot.config_reload import ConfigHolder
 from digestbot.delivery import DeliveryRefused, reconcile_pending
 from digestbot.scheduler import MEMORY, PERSISTENT, build_scheduler, sync_jobs
-from digestbot.settings import Settings, redact_url
+from digestbot.settings import ConfigError, Settings, redact_url
 from digestbot.slack.app import app_from_settings
 from digestbot.slack.errors import SlackDeliveryError
 from digestbot.slack.services import BotServices
@@ -122,6 +122,22 @@ async def _drain(runtime: jobs.JobRuntime, services: BotServices, grace_seconds:
     return runtime.active + services.tasks.pending
 
 
+async def _check_tokens(settings: Settings) -> None:
+    """auth.test and apps.connections.open once: a refused token stops the start (ConfigError, exit 2);
+    Slack being unreachable does not (the worker starts and Socket Mode keeps retrying)."""
+    from digestbot.config_online import check_app_token, check_bot_token
+
+    for checked in await asyncio.gather(
+        asyncio.to_thread(check_bot_token, settings), asyncio.to_thread(check_app_token, settings)
+    ):
+        if checked.finding is not None and checked.finding.level == "error":
+            raise ConfigError(checked.finding.text)
+        if checked.finding is not None:
+            log.warning("%s", checked.finding.text)
+        elif checked.ok:
+            log.info("%s", checked.ok)
+
+
 async def serve(
     holder: ConfigHolder,
     stop: asyncio.Event,
@@ -134,6 +150,7 @@ async def serve(
     settings = holder.current()
     if settings.secrets.slack_bot_token is None:
         raise ServeError("SLACK_BOT_TOKEN is not set: put the bot token (xoxb-…) in the environment or .env")
+    await _check_tokens(settings)
     runtime = jobs.JobRuntime(holder)
     jobs.configure(runtime)
     services = BotServices(holder)
