@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+import yaml
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -23,6 +24,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from digestbot.config_reload import ConfigHolder
+from digestbot.domain import Window
+from digestbot.runner import run_digest
 from digestbot.settings import Settings, load_settings
 from digestbot.slack.app import build_app
 from digestbot.slack.commands import UsageError, parse_scope, refusal
@@ -235,11 +238,35 @@ async def test_help_and_categories_answer_in_japanese(
     bot = bot_for(make_settings(seed=False))
     help_text = body_text(await bot.command("help"))
     categories = body_text(await bot.command("categories"))
-    assert (True, True, True) == (
+    assert (True, True, True, True) == (
         "`/digest 3d`" in help_text,
         "使い方" in help_text,
         "`efficiency` 計算量削減" in categories,
+        "`/digest search <語>`" in help_text,
     )
+
+
+def test_manifest_usage_hint_names_every_form() -> None:
+    """Slack shows `usage_hint` while typing: it lists search too."""
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert ["3d", "search", "categories", "help"] == [
+        w for w in ("3d", "search", "categories", "help") if w in hint
+    ]
+
+
+async def test_digest_right_after_the_weekly_digest_says_so_instead_of_reposting(
+    make_settings: Callable[..., Settings], bot_for: Any
+) -> None:
+    """`/digest 3d` whose items were all in the weekly digest just posted: a link to it, no second post."""
+    settings = make_settings()
+    outcome = await asyncio.to_thread(run_digest, settings, Window.since("7d"), fetch=False, dry_run=False)
+    bot = bot_for(settings)
+    await bot.command("3d")
+    await bot.settle()
+    assert (True, 1) == (outcome.digest.entry_count > 0, len(bot.parents()))  # the weekly one only
+    assert bot.answers()[-1].startswith("直近のダイジェスト（http"), bot.answers()
+    assert "と同じ内容なので" in bot.answers()[-1]
 
 
 async def test_words_it_cannot_read_get_a_usage_hint(

@@ -55,6 +55,7 @@ def help_text(settings: Settings) -> str:
             "• `/digest 3d` — 直近3日間（`1d`〜`31d`、`2w` のように週でも指定できます）",
             "• `/digest rag` — 1つのカテゴリだけ（`/digest rag 3d` のように期間と組み合わせられます）",
             "• `/digest categories` — カテゴリの一覧",
+            "• `/digest search <語>` — 過去のダイジェストを検索（例: `/digest search RAG 評価`）",
             "• `/digest help` — この説明",
             f"できあがったダイジェストは{where}。同じ範囲をすでに投稿済みのときは、そのリンクを返します。",
         ]
@@ -100,6 +101,16 @@ def progress_text(label: str, totals: Mapping[str, int], done: Mapping[str, int]
 def already_posted(label: str, permalink: str | None) -> str:
     where = f": {permalink}" if permalink else "（このチャンネルの履歴をご覧ください）"
     return f"同じ範囲（{label}）のダイジェストは、このチャンネルに本日すでに投稿しています{where}"
+
+
+def same_as_weekly(label: str, permalink: str | None) -> str:
+    where = f"（{permalink}）" if permalink else "（このチャンネルの履歴）"
+    return f"直近のダイジェスト{where}と同じ内容なので、{label}のダイジェストは投稿しませんでした。"
+
+
+def partly_in_weekly(label: str, repeated: int, permalink: str | None) -> str:
+    where = f"（{permalink}）" if permalink else ""
+    return f"{label}のダイジェストのうち{repeated}件は、直近のダイジェスト{where}に掲載済みです。"
 
 
 def posted(label: str, permalink: str | None) -> str:

@@ -21,6 +21,8 @@ from digestbot.settings import Settings
 from digestbot.slack import command_text as say
 from digestbot.slack.render import render_digest
 from digestbot.slack.services import BotServices
+from digestbot.store import digests as digest_posts
+from digestbot.store.digests import DigestPost
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +165,19 @@ async def follow(
     try:
         digest = await asyncio.shield(run.task)
         reporter.cancel()
+        weekly = await call.services.blocking(last_weekly_here, call, settings)
+        shown = {e.item.id for s in digest.sections for e in s.entries}
+        repeated = len(shown & set(weekly.item_ids)) if weekly else 0
         if digest.entry_count == 0:
             await call.tell(say.nothing_found(label))
+        elif weekly is not None and repeated == len(shown):
+            await call.tell(say.same_as_weekly(label, weekly.permalink))
         elif settings.app.slack.ondemand_visibility == "channel":
             await deliver_to_channel(call, settings, digest, period=period, label=label, state=state)
         else:
             await deliver_to_asker(call, settings, digest, label)
+        if weekly is not None and 0 < repeated < len(shown):
+            await call.tell(say.partly_in_weekly(label, repeated, weekly.permalink))
     except DeliveryRefused as exc:
         await call.tell(say.already_posted(label, exc.permalink))
     except Exception as exc:
@@ -179,6 +188,15 @@ async def follow(
             await call.services.blocking(call.services.notify_admin, settings, say.admin_failure(label, exc))
     finally:
         reporter.cancel()
+
+
+def last_weekly_here(call: Call, settings: Settings) -> DigestPost | None:
+    """The newest scheduled digest posted in the asker's channel (on-demand ones have `#` in the period)."""
+    engine = call.services.engine(settings.store_url)
+    for post in digest_posts.recent_posts(engine):
+        if post.status == "posted" and "#" not in post.period and post.channel_id == call.channel_id:
+            return post
+    return None
 
 
 async def deliver_to_channel(
