@@ -118,7 +118,7 @@ def test_unknown_source_name_is_a_usage_error_listing_valid_ones(env, tmp_path, 
         (["--from", "2026-13-01"], "--from '2026-13-01' is not a date"),
         (["--to", "2026-01-05"], "--to needs --from"),
         (["--since", "seven days"], "cannot read 'seven days' as a duration"),
-        (["--from", "2026-01-10", "--to", "2026-01-05"], "is not before end"),
+        (["--from", "2026-01-10", "--to", "2026-01-05"], "is later than --to 2026-01-05 (Asia/Tokyo)"),
     ],
 )
 def test_bad_window_arguments_exit_2(env, tmp_path, refused_url, args, message):
@@ -163,6 +163,43 @@ def test_from_without_to_runs_through_today(env, tmp_path, refused_url):
     window = resolve_window(settings, None, "2026-01-05", None, now=now)
 
     assert Window.between(date(2026, 1, 5), date(2026, 1, 12), "Asia/Tokyo") == window
+
+
+def test_reversed_and_overlong_windows_are_refused_in_local_terms(env, tmp_path, refused_url):
+    """--from after --to names the local dates and timezone; more than a year is refused, not labelled."""
+    settings = load_settings(
+        write_config(tmp_path / "cfg", arxiv=refused_url, qiita=refused_url, zenn=refused_url)
+    )
+    now = datetime(2026, 1, 11, 16, 0, tzinfo=UTC)
+    messages = []
+    for since, first, last in (
+        (None, "2026-01-10", "2026-01-05"),
+        ("400d", None, None),
+        (None, "2026-02-01", None),
+    ):
+        with pytest.raises(ValueError) as raised:
+            resolve_window(settings, since, first, last, now=now)
+        messages.append(str(raised.value))
+    assert [
+        "--from 2026-01-10 is later than --to 2026-01-05 (Asia/Tokyo): swap them",
+        "--since 400d is longer than a year: ask for at most 366 days at a time",
+        "--from 2026-02-01 is after today (2026-01-12 in Asia/Tokyo): nothing has been published yet",
+    ] == messages
+    assert resolve_window(settings, "52w", None, None, now=now).start == now - timedelta(weeks=52)
+
+
+def test_unsupported_database_url_is_one_line(env, tmp_path, refused_url):
+    """DATABASE_URL=mysql://… : exit 2 with one line naming the supported schemes, no traceback."""
+    use_config(env, tmp_path / "cfg", arxiv=refused_url, qiita=refused_url, zenn=refused_url)
+    env.setenv("DATABASE_URL", "mysql://bot:hunter2@db.example/digest")
+    result = run_fetch(*DAYS)
+    lines = result.stderr.strip().splitlines()
+    assert (2, 1, True, False) == (
+        result.exit_code,
+        len(lines),
+        "scheme 'mysql' is not supported: use postgres://" in lines[-1],
+        "hunter2" in result.output,
+    ), result.output
 
 
 # --- sources down ------------------------------------------------------------------------------------

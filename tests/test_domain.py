@@ -35,6 +35,12 @@ def test_between_covers_whole_local_days() -> None:
     assert "11/16–11/22" == window.label("Asia/Tokyo")
 
 
+def test_a_window_across_new_year_shows_both_years() -> None:
+    """12/29–1/4 could be read backwards: across a new year the label carries the years."""
+    window = Window.between(date(2025, 12, 29), date(2026, 1, 4), "Asia/Tokyo")
+    assert "2025/12/29–2026/1/4" == window.label("Asia/Tokyo")
+
+
 def test_window_must_be_ordered() -> None:
     """An empty or reversed window is an error."""
     with pytest.raises(ValueError, match="is not before"):

@@ -197,3 +197,28 @@ def test_agents_folder_is_found_beside_the_config_folder(
     (config_dir.parent / "agents").mkdir()
     monkeypatch.chdir(elsewhere)
     assert config_dir.parent / "agents" == load_settings(config_dir, {}).agents_dir
+
+
+def test_duplicate_category_id_is_one_short_line(config_dir: Path) -> None:
+    """A repeated id names the id and the file, without dumping the file's content."""
+    _append(config_dir, '\n[[category]]\nid = "rag"\nname = "x"\ndescription = "y"\n', "categories.toml")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config_dir, {})
+    assert f"{config_dir / 'categories.toml'}: category: category id 'rag' appears twice" == str(raised.value)
+
+
+def test_unknown_key_in_categories_points_at_categories_toml(config_dir: Path) -> None:
+    """The hint of an unknown category key names categories.toml, not digestbot.toml."""
+    text = (config_dir / "categories.toml").read_text(encoding="utf-8")
+    (config_dir / "categories.toml").write_text(
+        text.replace("description =", 'colour = "red"\ndescription =', 1), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config_dir, {})
+    assert (
+        "categories.toml for the known keys" in str(raised.value),
+        "digestbot.toml" in str(raised.value),
+    ) == (
+        True,
+        False,
+    )

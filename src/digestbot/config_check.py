@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from digestbot.config_schema import store_url_problem
 from digestbot.settings import (
     Category,
     ConfigError,
@@ -83,6 +84,8 @@ def check_config(environ: Mapping[str, str] | None = None, config_dir: Path | No
         _agents(report, agents_dir, settings)
     if settings is not None and agents_dir is not None:
         _schedule(report, settings)
+        if problem := store_url_problem(settings.store_url):
+            report.error(f"DATABASE_URL / general.store_url: {problem}")
         _models(report, settings, agents_dir)
         _secrets(report, settings)
     return report

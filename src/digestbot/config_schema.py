@@ -11,6 +11,19 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+STORE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why `url` (DATABASE_URL / general.store_url) cannot be our store; None when it can (or is empty)."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if not url or scheme in STORE_SCHEMES:
+        return None
+    return (
+        f"the store URL scheme {scheme or url.partition(':')[0]!r} is not supported: use postgres://… or "
+        "postgresql://… (PostgreSQL), sqlite:///path, or leave it empty for SQLite in the data folder"
+    )
+
 
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""

@@ -101,10 +101,13 @@ class Window:
         return self.start <= moment < self.end
 
     def label(self, tz: str = "Asia/Tokyo") -> str:
-        """`11/16–11/22` in local time (end is exclusive, so show the day before)."""
+        """`11/16–11/22` in local time (end is exclusive, so show the day before); a window across a
+        new year shows both years (`2025/12/29–2026/1/4`), so the two ends cannot be misread."""
         zone = ZoneInfo(tz)
         first = self.start.astimezone(zone)
         last = (self.end - timedelta(seconds=1)).astimezone(zone)
+        if first.year != last.year:
+            return f"{first.year}/{first.month}/{first.day}–{last.year}/{last.month}/{last.day}"
         return f"{first.month}/{first.day}–{last.month}/{last.day}"
 
 

@@ -208,8 +208,11 @@ def _first_error(path: Path, exc: ValidationError, data: Mapping[str, Any] | Non
             cats = data.get("category", [])
             cat_id = cats[index].get("id", index) if index < len(cats) else index
             loc = ".".join([f"category[{cat_id}]", *(str(p) for p in err["loc"][2:])])
-    if err["type"] == "extra_forbidden":
-        message = "unknown key (check spelling; see config/digestbot.toml for the known keys)"
+    if not err["loc"]:  # a check of the whole file (e.g. a repeated category id): its message only
+        loc = "category" if path.name == "categories.toml" else "(file)"
+        message = str(err["msg"]).removeprefix("Value error, ")
+    elif err["type"] == "extra_forbidden":
+        message = f"unknown key (check spelling; see the shipped config/{path.name} for the known keys)"
     elif err["type"] == "missing":
         message = "required key is missing"
     else:

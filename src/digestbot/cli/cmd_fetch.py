@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,16 @@ def resolve_window(
 
     Raises ValueError with a message for the user.
     """
+    window = _window(settings, since, first, last, now=now)
+    if window.end - window.start > MAX_WINDOW:
+        asked = f"--since {since}" if since else f"--from {first} --to {last or 'today'}"
+        raise ValueError(f"{asked} is longer than a year: ask for at most {MAX_WINDOW.days} days at a time")
+    return window
+
+
+def _window(
+    settings: Settings, since: str | None, first: str | None, last: str | None, *, now: datetime | None
+) -> Window:
     tz = settings.app.general.timezone
     if since and (first or last):
         raise ValueError("use either --since or --from/--to, not both")
@@ -38,8 +48,16 @@ def resolve_window(
         raise ValueError("--to needs --from (e.g. --from 2025-11-17 --to 2025-11-23)")
     if first:
         today = (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
-        return Window.between(_day(first, "--from"), _day(last, "--to") if last else today, tz)
+        start, end = _day(first, "--from"), (_day(last, "--to") if last else today)
+        if start > end:
+            if last:
+                raise ValueError(f"--from {start} is later than --to {end} ({tz}): swap them")
+            raise ValueError(f"--from {start} is after today ({end} in {tz}): nothing has been published yet")
+        return Window.between(start, end, tz)
     return Window.since(since or f"{settings.app.general.default_window_days}d", now=now)
+
+
+MAX_WINDOW = timedelta(days=366)  # longer windows are refused: labels show no year, arXiv pages run long
 
 
 def _day(value: str, option: str) -> date:

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
+from digestbot.config_schema import store_url_problem
 from digestbot.settings import redact_url
 
 
@@ -204,6 +205,8 @@ def _json_dumps(value: Any) -> str:
 
 def create_store_engine(url: str) -> Engine:
     """An engine for `url` with our SQLite settings (WAL, busy timeout, foreign keys); no migration."""
+    if problem := store_url_problem(url):
+        raise StoreConfigError(f"DATABASE_URL / general.store_url: {problem}")
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
@@ -213,7 +216,7 @@ def create_store_engine(url: str) -> Engine:
             _configure_sqlite(engine)
             return engine
         return create_engine(parsed, json_serializer=_json_dumps, pool_pre_ping=True)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise StoreConfigError(f"store URL {redact_url(url)!r} is not usable: {exc}") from None
 
 
