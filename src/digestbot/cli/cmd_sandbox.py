@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+HELP_LINE = "Start local fakes of arXiv, Qiita, Zenn, Slack and an LLM, and write an env file for them."
 QUIET_SECONDS = 15  # `sandbox slash` stops listening once nothing new arrived for this long
 MARK = "# digestbot sandbox:"  # the first line of a file we wrote (safe to overwrite)
 NEXT_STEPS = """\
@@ -111,7 +112,7 @@ def _start(env_file: Path, data_dir: Path, *, llm: bool, force: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    sandbox_app = typer.Typer(help="Try every command against local fakes (no accounts, no network).")
+    sandbox_app = typer.Typer(help=HELP_LINE)
 
     @sandbox_app.callback(invoke_without_command=True)
     def sandbox(
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--force", help="Overwrite an env file we did not write.")
         ] = False,
     ) -> None:
-        """Start local fakes of arXiv, Qiita, Zenn, Slack and an LLM, and write an .env for them."""
+        """Start local fakes of arXiv, Qiita, Zenn, Slack and an LLM, and write an env file for them."""
         if ctx.invoked_subcommand is not None:
             return
         _start(env_file, data_dir, llm=not offline, force=force)
