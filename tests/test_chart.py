@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import warnings
 from pathlib import Path
 
+import pytest
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
-from digestbot.chart import WIDTH_PX, japanese_font, render_chart, save_chart
+from digestbot.chart import WIDTH_PX, japanese_font, render_chart, save_chart, title_size
 from digestbot.domain import Window
 from digestbot.trends import WEEK, WeeklyCounts
 from support.sample_digest import WINDOW
@@ -73,3 +75,16 @@ def test_save_chart_writes_the_file(tmp_path: Path) -> None:
     """save_chart creates the folder and writes the bytes."""
     path = save_chart(b"png", tmp_path / "out" / "chart.png")
     assert b"png" == path.read_bytes()
+
+
+def test_drawing_logs_no_findfont_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """No `findfont: Failed to find font weight bold` on every chart (nothing asks for bold)."""
+    caplog.set_level(logging.INFO, logger="matplotlib.font_manager")
+    render_chart(table(3))
+    assert [] == [r.getMessage() for r in caplog.records if "findfont" in r.getMessage()]
+
+
+def test_the_longest_category_title_fits_its_panel() -> None:
+    """A long name gets a smaller title (down to 7 pt) instead of running past the panel's edge."""
+    longest = "エージェント/マルチエージェント　今週 12件"
+    assert (12, True) == (title_size("訓練系　今週 3件"), 7 <= title_size(longest) < 12)

@@ -1,10 +1,10 @@
 """The weekly chart: kept items per category over the last weeks, as a PNG readable on a phone.
 
-One small bar chart per category (two columns), this week's bar highlighted, weeks without a
-digest left empty and marked "－". matplotlib's object API on the Agg canvas (no pyplot, no global
-state, safe in threads). Japanese labels need a font that has them: the first installed of
-Noto Sans CJK JP (Debian's fonts-noto-cjk), IPAexGothic and the other usual Japanese fonts, else
-the IPAex Gothic that the `japanize-matplotlib` package ships.
+One small bar chart per category (two columns), this week's bar highlighted, a week without a
+digest drawn as a hatched full-height column (never confused with a short bar). matplotlib's object
+API on the Agg canvas (no pyplot, no global state, safe in threads). Japanese labels need a font
+that has them: the first installed of Noto Sans CJK JP (Debian's fonts-noto-cjk), IPAexGothic and
+the other usual Japanese fonts, else the IPAex Gothic that the `japanize-matplotlib` package ships.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,9 +82,8 @@ def render_chart(table: WeeklyCounts, *, tz: str = "Asia/Tokyo", title: str = ""
     with rc_context({"font.family": [japanese_font(), "DejaVu Sans"], "font.size": 11}):
         figure = Figure(figsize=(width_in, 0.9 + rows * PANEL_HEIGHT_IN), dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
-        figure.suptitle(
-            title or f"カテゴリ別の採用件数（直近{len(labels)}週）", fontsize=14, fontweight="bold"
-        )
+        # no bold anywhere: IPAex Gothic has no bold face, and asking for one logs a findfont warning
+        figure.suptitle(title or f"カテゴリ別の採用件数（直近{len(labels)}週）", fontsize=14)
         axes = figure.subplots(rows, columns, squeeze=False, sharex=True)
         top = max([n for counts in table.counts.values() for n in counts if n is not None] or [1])
         for index, (category, name) in enumerate(categories):
@@ -94,7 +94,7 @@ def render_chart(table: WeeklyCounts, *, tz: str = "Asia/Tokyo", title: str = ""
         for index in range(len(categories), rows * columns):
             axes[index // columns][index % columns].set_visible(False)
         if any(n is None for counts in table.counts.values() for n in counts):
-            figure.supxlabel("－ = その週のダイジェストなし", fontsize=9, color=GAP)
+            figure.supxlabel("斜線の週 = その週のダイジェストなし（0件とは別）", fontsize=9, color=GAP)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
@@ -108,12 +108,17 @@ def _panel(ax: object, name: str, labels: list[str], counts: tuple[int | None, .
     heights = [n or 0 for n in counts]
     colors = [HIGHLIGHT if i == len(labels) - 1 else BAR for i in positions]
     ax.bar(positions, heights, color=colors, width=0.75)
+    ceiling = top * 1.15 + 0.5
     for position, count in zip(positions, counts, strict=True):
-        if count is None:
-            ax.text(position, 0, "－", ha="center", va="bottom", color=GAP, fontsize=12, fontweight="bold")
+        if count is None:  # a hatched full-height column: unlike any bar, however short
+            ax.bar(position, ceiling, width=0.75, color="none", edgecolor=GAP, hatch="///", linewidth=0)
+            ax.text(
+                position, ceiling * 0.5, "なし", ha="center", va="center", color=GAP, fontsize=8, rotation=90
+            )
     latest = counts[-1] if counts else None
-    ax.set_title(f"{name}　今週 {latest if latest is not None else '－'}件", fontsize=12, loc="left")
-    ax.set_ylim(0, top * 1.15 + 0.5)
+    title = f"{name}　今週 {latest if latest is not None else '－'}件"
+    ax.set_title(title, fontsize=title_size(title), loc="left")
+    ax.set_ylim(0, ceiling)
     step = 1 if len(labels) <= 6 else 2 if len(labels) <= 12 else 3
     shown = [i for i in positions if (len(labels) - 1 - i) % step == 0]
     ax.set_xticks(shown, [labels[i] for i in shown], fontsize=10)
@@ -121,6 +126,13 @@ def _panel(ax: object, name: str, labels: list[str], counts: tuple[int | None, .
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
+
+
+def title_size(text: str, *, base: float = 12, fits_ems: float = 17.5) -> float:
+    """The panel title's font size: `base`, smaller when the text is wider than a panel (in ems:
+    full-width characters count 1, others about 0.55), so the longest category name is not cut."""
+    ems = sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
+    return base if ems <= fits_ems else max(7.0, base * fits_ems / ems)
 
 
 def save_chart(png: bytes, path: Path) -> Path:
