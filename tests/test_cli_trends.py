@@ -41,3 +41,34 @@ def test_trends_without_any_posted_digest_says_what_to_run(data_dir: Path) -> No
     """An empty archive: exit 1 and a hint."""
     result = CliRunner().invoke(app, ["trends"])
     assert (1, True) == (result.exit_code, "digestbot run" in result.output)
+
+
+def test_the_table_fits_80_columns_keeping_the_newest_weeks() -> None:
+    """At 80 columns the 14 shipped categories and 12 weeks fit: long names end in …, the oldest weeks go."""
+    from datetime import date, timedelta
+
+    from rich.console import Console
+
+    from digestbot.cli.cmd_trends import weekly_grid
+    from digestbot.domain import Window
+    from digestbot.settings import load_settings
+    from digestbot.trends import WeeklyCounts
+
+    categories = load_settings(Path(__file__).resolve().parents[1] / "config", {}).categories
+    anchor = Window.between(date(2026, 11, 16), date(2026, 11, 22))
+    weeks = tuple(
+        Window(anchor.start - timedelta(weeks=b), anchor.end - timedelta(weeks=b)) for b in range(11, -1, -1)
+    )
+    counts = {c.id: tuple(None if w == 3 else w for w in range(12)) for c in categories}
+    grid, hidden = weekly_grid(
+        WeeklyCounts(weeks, tuple((c.id, c.name) for c in categories), counts), "Asia/Tokyo", width=80
+    )
+    console = Console(width=80, record=True)
+    console.print(grid)
+    lines = console.export_text().splitlines()
+    assert (True, 2, True, True) == (
+        max(console.measure(line).maximum for line in lines) <= 80,
+        hidden,
+        all(label in lines[2] for label in ("9/14", "10/12", "11/16")),  # one header line, nothing wrapped
+        any("エージェント" in line and "11" in line for line in lines),
+    ), "\n".join(lines)

@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from digestbot.cli import settings_or_exit
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from digestbot.trends import WeeklyCounts
+
+
+NAME_CELLS = 14  # the category column; longer names end in "…"
+WEEK_CELLS = 5  # "11/16", "–" for a week without a digest
+
+
+def weekly_grid(table: WeeklyCounts, tz: str, *, width: int) -> tuple[Table, int]:
+    """The counts as a compact table that fits `width` columns, newest weeks kept; (table, weeks left out)."""
+    from rich import box
+    from rich.table import Table
+
+    labels = table.labels(tz)
+    fits = max(1, (width - NAME_CELLS - 1) // (WEEK_CELLS + 1))
+    hidden = max(0, len(labels) - fits)
+    grid = Table(
+        title=f"カテゴリ別の採用件数（週の初日、直近{len(labels) - hidden}週）",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),  # the box puts one space between columns
+        pad_edge=False,
+    )
+    grid.add_column("カテゴリ", max_width=NAME_CELLS, no_wrap=True, overflow="ellipsis")
+    for label in labels[hidden:]:
+        grid.add_column(label, justify="right", min_width=WEEK_CELLS, no_wrap=True)
+    names = dict(table.categories)
+    for category, counts in table.counts.items():
+        grid.add_row(names[category], *("–" if n is None else str(n) for n in counts[hidden:]))
+    return grid, hidden
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +53,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the weekly table of kept items per category (posted digests) and save the chart."""
         from rich.console import Console
-        from rich.table import Table
 
         from digestbot.chart import ChartError, render_chart, save_chart
         from digestbot.digest_json import digests_dir
@@ -42,14 +73,11 @@ def register(app: typer.Typer) -> None:
         except StoreError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
-        grid = Table(title=f"カテゴリ別の採用件数（直近{weeks}週、週の初日）")
-        grid.add_column("カテゴリ")
-        for label in table.labels(tz):
-            grid.add_column(label, justify="right")
-        names = dict(table.categories)
-        for category, counts in table.counts.items():
-            grid.add_row(names[category], *("–" if n is None else str(n) for n in counts))
-        Console().print(grid)
+        console = Console()
+        grid, hidden = weekly_grid(table, tz, width=console.width)
+        console.print(grid)
+        if hidden:
+            typer.echo(f"（古い{hidden}週は幅に入らないため省略: 全{weeks}週はチャートに、または広い端末で）")
         try:
             path = save_chart(render_chart(table, tz=tz), out or digests_dir(settings) / "trends.png")
         except ChartError as exc:
