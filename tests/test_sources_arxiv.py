@@ -232,6 +232,20 @@ def test_429_storm_names_throttling(server: FakeArxivServer, slept: list[float])
     assert expected == (str(err.value), slept)
 
 
+def test_each_retry_is_announced_before_its_wait(server: FakeArxivServer, slept: list[float]) -> None:
+    """While it waits, the fetch says why, how long and which retry ("arXiv: …, waiting 5 s (retry 2/4)")."""
+    server.script((429, {"Retry-After": "5"}), (429, {"Retry-After": "5"}))
+    said: list[str] = []
+    log = FetchLog(
+        SourceName.ARXIV, on_wait=lambda message: said.append(f"{message} after {len(slept)} waits")
+    )
+    list(make_source(server.url, slept, max_retries=4).fetch(WEEK, log))
+    assert [
+        "arXiv: throttled us (HTTP 429), waiting 5 s (retry 1/4) after 0 waits",
+        "arXiv: throttled us (HTTP 429), waiting 5 s (retry 2/4) after 1 waits",
+    ] == said
+
+
 def test_excessive_retry_after_fails_instead_of_hanging(server: FakeArxivServer, slept: list[float]) -> None:
     """A Retry-After of an hour fails the source at once rather than sleeping through the run."""
     server.script((429, {"Retry-After": "3600"}))

@@ -31,6 +31,7 @@ class SourceReport:
     failure: str | None = None  # why the whole source failed; None when it completed
     duration: float = 0.0  # seconds
     done: bool = False
+    waiting: str = ""  # what the source waits for right now ("arXiv: … waiting 5 s (retry 2/4)")
 
     @property
     def failed(self) -> bool:
@@ -91,12 +92,13 @@ def ingest(
         report.rows.append(row)
         notify(row)
         started, start_tick = clock(), timer()
-        fetch_log = FetchLog(source.name)
+        fetch_log = FetchLog(source.name, on_wait=_shows_waiting(row, notify))
         for batch in _batches(source, window, fetch_log, batch_size, row):
             row.add(len(batch), store.upsert(batch))
+            row.waiting = ""
             notify(row)
         row.warnings, row.errors = list(fetch_log.warnings), list(fetch_log.errors)
-        row.duration, row.done = timer() - start_tick, True
+        row.duration, row.done, row.waiting = timer() - start_tick, True, ""
         store.record_fetch_run(
             source.name,
             window,
@@ -110,6 +112,14 @@ def ingest(
         )
         notify(row)
     return report
+
+
+def _shows_waiting(row: SourceReport, notify: ProgressCallback) -> Callable[[str], None]:
+    def waiting(message: str) -> None:
+        row.waiting = message
+        notify(row)
+
+    return waiting
 
 
 def _batches(

@@ -89,6 +89,8 @@ class _ProgressDisplay:
         if row.source not in self._tasks:
             self._tasks[row.source] = self.progress.add_task(row.source.value, total=None, status="")
         status = f"{row.fetched} fetched, {row.new} new, {row.updated} updated"
+        if row.waiting and not row.done:
+            status += f" — {row.waiting}"
         if row.done:
             status += " — failed" if row.failed else " — done"
         self.progress.update(

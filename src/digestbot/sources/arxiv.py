@@ -226,7 +226,11 @@ class ArxivSource:
             if failures > self._config.max_retries:
                 self._give_up(failure, failures, yielded, log)
                 return
-            self._sleep(self._backoff(failure, failures))
+            wait = self._backoff(failure, failures)
+            log.waiting(
+                f"arXiv: {failure.cause}, waiting {wait:.3g} s (retry {failures}/{self._config.max_retries})"
+            )
+            self._sleep(wait)
         if yielded == 0:
             self._warn_empty(window, log)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,9 +26,15 @@ class FetchLog:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    def waiting(self, message: str) -> None:
+        """Say what the source is waiting for right now (a retry's pause); shown while it lasts."""
+        if self.on_wait is not None:
+            self.on_wait(message)
 
     def error(self, message: str) -> None:
         self.errors.append(message)
