@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from digestbot.agents.providers import known_providers, model_problem
 from digestbot.cli import app
-from digestbot.config_check import check_config, known_providers, model_problem
+from digestbot.config_check import check_config
 from digestbot.testing.openai_server import OpenAIServer
 from digestbot.testing.slack_server import SlackServer
 
