@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,26 +32,17 @@ from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.socket_mode_server import SocketModeServer
 from support.worker_env import (
     EVERY_SECOND,
+    OURS,
     Worker,
     sample_items,
     stop_all,
+    wait_until,
     worker_environ,
     write_config,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_ID = "C0DIGEST01"
-OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll `condition` until it holds or `timeout` seconds pass (a bounded wait, not a timing check)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

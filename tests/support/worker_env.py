@@ -11,7 +11,8 @@ import json
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -148,3 +149,16 @@ def stop_all(*workers: Worker, timeout: float = 60) -> tuple[int, ...]:
     for worker in workers:
         worker.proc.send_signal(signal.SIGTERM)
     return tuple(worker.proc.wait(timeout=timeout) for worker in workers)
+
+
+OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")  # variables a test clears
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass (a bounded wait, not a timing check)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
