@@ -206,7 +206,7 @@ def _json_dumps(value: Any) -> str:
 def create_store_engine(url: str) -> Engine:
     """An engine for `url` with our SQLite settings (WAL, busy timeout, foreign keys); no migration."""
     if problem := store_url_problem(url):
-        raise StoreConfigError(f"DATABASE_URL / general.store_url: {problem}")
+        raise StoreConfigError(f"DATABASE_URL / general.store_url {redact_url(url)!r}: {problem}")
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
