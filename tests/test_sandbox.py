@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from digestbot.sandbox import read_env_file
-from digestbot.testing.worker_env import OURS, wait_until
+from support.worker_env import OURS, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 # command -> the one-line help `digestbot --help` shows (the first line of the command's docstring)
 HELP: dict[str, str] = {
+    "init": "Write editable copies of the default config/ and agents/ into FOLDER; existing files are kept.",
     "demo": "Run everything offline on sample data (no network, no keys) and print the digest.",
     "sandbox": "Start local fakes of arXiv, Qiita, Zenn, Slack and an LLM, and write an env file for them.",
     "fetch": "Fetch new papers and articles into the store (default window: general.default_window_days).",
