@@ -26,6 +26,7 @@ from digestbot.store.digests import DigestPost
 
 log = logging.getLogger(__name__)
 
+ALL_REPEATED = -1  # every item of the on-demand digest was in the weekly one
 MAX_PROGRESS_UPDATES = 3  # a response_url takes 5 messages; keep room for the result
 
 
@@ -165,19 +166,12 @@ async def follow(
     try:
         digest = await asyncio.shield(run.task)
         reporter.cancel()
-        weekly = await call.services.blocking(last_weekly_here, call, settings)
-        shown = {e.item.id for s in digest.sections for e in s.entries}
-        repeated = len(shown & set(weekly.item_ids)) if weekly else 0
         if digest.entry_count == 0:
             await call.tell(say.nothing_found(label))
-        elif weekly is not None and repeated == len(shown):
-            await call.tell(say.same_as_weekly(label, weekly.permalink))
         elif settings.app.slack.ondemand_visibility == "channel":
             await deliver_to_channel(call, settings, digest, period=period, label=label, state=state)
         else:
             await deliver_to_asker(call, settings, digest, label)
-        if weekly is not None and 0 < repeated < len(shown):
-            await call.tell(say.partly_in_weekly(label, repeated, weekly.permalink))
     except DeliveryRefused as exc:
         await call.tell(say.already_posted(label, exc.permalink))
     except Exception as exc:
@@ -204,14 +198,33 @@ async def deliver_to_channel(
 ) -> None:
     lock = state.delivering.setdefault((call.channel_id, period), asyncio.Lock())
     async with lock:  # joined requests in one channel: the second finds the post and links to it
+        weekly, repeated = await repeats_of_weekly(call, settings, digest)
+        if weekly is not None and repeated == ALL_REPEATED:
+            await call.tell(say.same_as_weekly(label, weekly.permalink))
+            return
         engine = await call.services.blocking(call.services.engine, settings.store_url)
         result = await call.services.blocking(
             deliver, digest, settings, engine, channel=call.channel_id, period=period
         )
     await call.tell(say.posted(label, result.permalink))
+    if weekly is not None and repeated > 0:
+        await call.tell(say.partly_in_weekly(label, repeated, weekly.permalink))
+
+
+async def repeats_of_weekly(call: Call, settings: Settings, digest: Digest) -> tuple[DigestPost | None, int]:
+    """The last scheduled digest posted in this channel, and how many of `digest`'s items it showed
+    (ALL_REPEATED: all of them)."""
+    weekly = await call.services.blocking(last_weekly_here, call, settings)
+    shown = {e.item.id for s in digest.sections for e in s.entries}
+    repeated = len(shown & set(weekly.item_ids)) if weekly else 0
+    return weekly, ALL_REPEATED if shown and repeated == len(shown) else repeated
 
 
 async def deliver_to_asker(call: Call, settings: Settings, digest: Digest, label: str) -> None:
+    weekly, repeated = await repeats_of_weekly(call, settings, digest)
+    if weekly is not None and repeated == ALL_REPEATED:
+        await call.tell(say.same_as_weekly(label, weekly.permalink))
+        return
     for message in render_digest(
         digest, tz=settings.app.general.timezone, reasons=settings.app.slack.show_reason
     ):
@@ -219,3 +232,5 @@ async def deliver_to_asker(call: Call, settings: Settings, digest: Digest, label
             channel=call.channel_id, user=call.user_id, text=message["text"], blocks=message["blocks"]
         )
     await call.tell(say.shown_to_you(label))
+    if weekly is not None and repeated > 0:
+        await call.tell(say.partly_in_weekly(label, repeated, weekly.permalink))
