@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from digestbot.settings import SlackConfig
 from digestbot.slack.errors import FIXES, SlackDeliveryError
+from digestbot.slack.history import find_digest
 from digestbot.slack.publish import EVENT_TYPE, SlackPublisher
 from digestbot.slack.render import SlackMessage, render_digest
 from digestbot.testing.slack_server import SlackServer
@@ -206,12 +209,13 @@ def test_publish_replaces_a_deleted_parent_with_a_new_thread(slack: SlackServer,
     assert ([m["text"] for m in slack.messages(CHANNEL_ID)], timestamps[0] != "1.000009") == (["a"], True)
 
 
-def test_find_parts_matches_the_period_marker(slack: SlackServer, clock: ManualClock) -> None:
+def test_find_digest_matches_the_period_marker(slack: SlackServer, clock: ManualClock) -> None:
     """The parts of one period are found in order; another period's digest is ignored."""
     pub = publisher(slack, clock)
     pub.publish("#llm-digest", [message("other")], period="2026-11-09..2026-11-15")
     mine = pub.publish("#llm-digest", [message("1"), message("2")], period="2026-11-16..2026-11-22")
-    assert pub.find_parts(CHANNEL_ID, period="2026-11-16..2026-11-22", oldest=0) == mine
+    found = find_digest(pub, CHANNEL_ID, period="2026-11-16..2026-11-22", oldest=0, latest=time.time() + 60)
+    assert (list(found.ts), found.parts, found.complete) == (mine, 2, True)
 
 
 def test_channel_id_is_looked_up_by_name(slack: SlackServer, clock: ManualClock) -> None:

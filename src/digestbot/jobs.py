@@ -19,9 +19,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
 
 from digestbot.config_reload import ConfigHolder, post_admin_message
-from digestbot.delivery import DeliveryRefused, period_key
+from digestbot.delivery import DeliveryBusy, DeliveryRefused, FuturePeriod, period_key
 from digestbot.domain import SourceName, Window
 from digestbot.locks import find_run, finish_run, hold_lock, start_run, unfinished_runs
 from digestbot.scheduler import cron_trigger
@@ -169,9 +170,8 @@ def run_weekly(settings: Settings, window: Window, rt: JobRuntime) -> Outcome:
                     "%s: stopped for shutdown before the agents ran; it resumes at the next start", key
                 )
                 return "stopped"
-            except DeliveryRefused:
-                finish_run(engine, key)
-                return "already_done"
+            except DeliveryRefused as exc:
+                return _refused(settings, engine, exc, rt, key=key, period=period)
             except Exception as exc:
                 finish_run(engine, key, error=str(exc) or type(exc).__name__)
                 log.exception("%s failed", key)
@@ -184,6 +184,23 @@ def run_weekly(settings: Settings, window: Window, rt: JobRuntime) -> Outcome:
             return "posted"
     finally:
         engine.dispose()
+
+
+def _refused(
+    settings: Settings, engine: Engine, exc: DeliveryRefused, rt: JobRuntime, *, key: str, period: str
+) -> Outcome:
+    """Close the ledger row for a refused delivery: posted already, busy elsewhere, or a future week."""
+    if isinstance(exc, DeliveryBusy):  # another process holds this period's posting lease
+        finish_run(engine, key, error=str(exc))
+        log.warning("%s: %s", key, exc)
+        return "busy"
+    if isinstance(exc, FuturePeriod):  # e.g. this host's clock jumped ahead: post nothing, say so
+        finish_run(engine, key, error=str(exc))
+        log.error("%s: %s", key, exc)
+        rt.notify_admin(settings, f"⚠️ 週次ダイジェスト（{period}）を投稿しませんでした: `{exc}`")
+        return "failed"
+    finish_run(engine, key)
+    return "already_done"
 
 
 def resume_interrupted() -> list[Outcome]:

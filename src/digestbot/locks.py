@@ -1,9 +1,11 @@
 """Cross-process locks, so two workers never run (and post) the same job at once, and a run ledger.
 
-`hold_lock(engine, name)` is a non-blocking lock shared by every process on the same store:
+`hold_lock(engine, name)` is a lock shared by every process on the same store (non-blocking, or
+waiting up to `wait`); `lock_holder` names who has it (host/pid and since when):
 
 * PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on a dedicated connection. The server
-  releases it when that connection ends, so a killed worker never leaves it behind.
+  releases it when that connection ends, so a killed worker never leaves it behind. The holder is
+  also written to `job_locks` (information only: the advisory lock decides).
 * SQLite: a lease row in `job_locks`, renewed by a heartbeat thread while held. A lease is taken
   over when it expired or when its holder, a process on this host, is gone.
 
@@ -18,6 +20,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -96,15 +99,53 @@ def holder_gone(owner: str) -> bool:
 
 @contextmanager
 def hold_lock(
-    engine: Engine, name: str, *, lease: timedelta = DEFAULT_LEASE, now: Now = utc_now
+    engine: Engine,
+    name: str,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    now: Now = utc_now,
+    wait: timedelta = timedelta(0),
+    poll: float = 0.2,
 ) -> Iterator[bool]:
-    """Try to take `name` across processes; yields True while held, False when another worker has it."""
+    """Take `name` across processes, trying again for up to `wait`; yields True while held, False
+    when another worker still has it after that."""
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        with _try_lock(engine, name, lease, now) as held:
+            if held or time.monotonic() >= deadline:
+                yield held
+                return
+        time.sleep(poll)
+
+
+@contextmanager
+def _try_lock(engine: Engine, name: str, lease: timedelta, now: Now) -> Iterator[bool]:
     if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, name) as held:
+        with _advisory_lock(engine, name, now) as held:
             yield held
     else:
         with _lease_lock(engine, name, lease, now) as held:
             yield held
+
+
+@dataclass(frozen=True)
+class Holder:
+    owner: str  # host/pid/uuid
+    since: datetime
+
+    def describe(self) -> str:
+        """`pid 4242 on host-a since 2026-11-23 09:00:01 UTC` (for a one-line message)."""
+        host, _, rest = self.owner.partition("/")
+        pid = rest.partition("/")[0]
+        return f"pid {pid} on {host} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def lock_holder(engine: Engine, name: str) -> Holder | None:
+    """Who holds (or last held) `name`, as recorded in `job_locks`; None when unknown."""
+    ensure_tables(engine)
+    with engine.connect() as conn:
+        row = conn.execute(select(job_locks).where(job_locks.c.name == name)).mappings().first()
+    return Holder(row["owner"], row["acquired_at"]) if row is not None else None
 
 
 def advisory_key(name: str) -> int:
@@ -114,7 +155,7 @@ def advisory_key(name: str) -> int:
 
 
 @contextmanager
-def _advisory_lock(engine: Engine, name: str) -> Iterator[bool]:
+def _advisory_lock(engine: Engine, name: str, now: Now) -> Iterator[bool]:
     key = {"key": advisory_key(name)}
     conn = engine.connect()
     try:
@@ -123,16 +164,29 @@ def _advisory_lock(engine: Engine, name: str) -> Iterator[bool]:
         if not held:
             yield False
             return
+        owner = new_owner()
+        _record_holder(engine, name, owner, now())
         try:
             yield True
         finally:
             try:
+                with write_transaction(engine) as info:
+                    where = (job_locks.c.name == name) & (job_locks.c.owner == owner)
+                    info.execute(delete(job_locks).where(where))
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
                 conn.commit()
             except SQLAlchemyError:  # the session is gone, and the server released the lock with it
                 conn.invalidate()
     finally:
         conn.close()
+
+
+def _record_holder(engine: Engine, name: str, owner: str, moment: datetime) -> None:
+    ensure_tables(engine)
+    values = {"owner": owner, "acquired_at": moment, "expires_at": moment}
+    with write_transaction(engine) as conn:
+        statement = upsert_statement(conn, job_locks).values(name=name, **values)
+        conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
 
 
 @contextmanager

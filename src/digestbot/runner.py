@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from sqlalchemy import Engine
 
 from digestbot.agents.base import Agents, UsageReport
 from digestbot.agents.cached import CachedAgents
@@ -230,6 +231,26 @@ def store_errors() -> Iterator[None]:
         raise StoreError(f"the store failed during the run: {error_line(exc)}") from exc
 
 
+@contextmanager
+def posting_guard(
+    settings: Settings, engine: Engine, window: Window, *, force: bool, dry_run: bool
+) -> Iterator[None]:
+    """One process per (channel, period) from "posted yet?" (before the agents) to the record;
+    a future period is refused. A dry run posts nothing and needs no guard."""
+    from digestbot.delivery import check_not_posted, period_key
+    from digestbot.posting_guard import check_not_future, posting_lease
+
+    if dry_run:
+        yield
+        return
+    tz = settings.app.general.timezone
+    check_not_future(window, datetime.now(UTC), tz)
+    with posting_lease(engine, settings.app.slack.channel, period_key(window, tz)):
+        if not force:
+            check_not_posted(settings, engine, window)
+        yield
+
+
 def run_digest(
     settings: Settings,
     window: Window,
@@ -257,11 +278,11 @@ def run_digest(
     from digestbot.store import ItemStore, ResultCache
 
     started = time.monotonic()
-    with store_errors(), ItemStore(settings.store_url) as store:
-        if not dry_run and not force:
-            from digestbot.delivery import check_not_posted
-
-            check_not_posted(settings, store.engine, window)
+    with (
+        store_errors(),
+        ItemStore(settings.store_url) as store,
+        posting_guard(settings, store.engine, window, force=force, dry_run=dry_run),
+    ):
         report = None
         fetched: dict[str, SourceCount] = {}
         notes: tuple[str, ...] = ()

@@ -53,7 +53,10 @@ def _window(
             if last:
                 raise ValueError(f"--from {start} is later than --to {end} ({tz}): swap them")
             raise ValueError(f"--from {start} is after today ({end} in {tz}): nothing has been published yet")
-        return Window.between(start, end, tz)
+        try:
+            return Window.between(start, end, tz)
+        except OverflowError:
+            raise ValueError(f"--to {end} is out of range: use a date before 9999-12-31") from None
     return Window.since(since or f"{settings.app.general.default_window_days}d", now=now)
 
 

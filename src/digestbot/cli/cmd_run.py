@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -43,11 +44,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Make this week's digest: fetch, classify, summarize, judge, compose, post."""
         from digestbot.delivery import DeliveryRefused
+        from digestbot.posting_guard import FuturePeriod, check_not_future
         from digestbot.slack.errors import SlackDeliveryError
 
         settings = settings_or_exit()
         try:
             window = resolve_window(settings, since, first, last)
+            try:
+                check_not_future(window, datetime.now(UTC), settings.app.general.timezone)
+            except FuturePeriod as exc:
+                if not dry_run:
+                    raise ValueError(str(exc)) from None
+                typer.secho(f"warning: {exc}; this dry run posts nothing", fg="yellow", err=True)
             names = parse_source_names(source) if source else None
             if category is not None:
                 settings.category(category)

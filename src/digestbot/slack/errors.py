@@ -67,7 +67,7 @@ FIXES: dict[str, str] = {
         "(DIGESTBOT_SLACK_API_URL), then run " + RESEND
     ),
     "channel_lookup": (
-        "cannot tell whether the interrupted post reached {channel}{detail}: set [slack] channel to the "
+        "cannot look in {channel} for this digest posted before{detail}: set [slack] channel to the "
         "channel's ID (C…) or give the bot the channels:read scope, then run " + RESEND
     ),
 }

@@ -1,7 +1,7 @@
 """Post rendered digests with slack-sdk's `WebClient`: retries at I/O, pacing, readable errors.
 
 * Retries at I/O only (see `retry.py`): 429 after Retry-After, connection errors and 5xx with backoff,
-  but never a post that may already have reached Slack; the caller reconciles instead (`find_parts`).
+  but never a post that may already have reached Slack; the caller reconciles instead (`history.find_digest`).
 * At least `min_seconds_between_posts` between two posts or updates in one channel.
 * `unfurl_links`/`unfurl_media` off; `link_names` and `parse` are never sent.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
@@ -41,15 +41,6 @@ class Posted:
 
 def marker(period: str, part: int, parts: int) -> dict[str, Any]:
     return {"event_type": EVENT_TYPE, "event_payload": {"period": period, "part": part, "parts": parts}}
-
-
-def _marked_part(message: Mapping[str, Any], period: str) -> int | None:
-    meta = message.get("metadata") or {}
-    payload = meta.get("event_payload") or {}
-    if meta.get("event_type") != EVENT_TYPE or payload.get("period") != period:
-        return None
-    part = payload.get("part")
-    return part if isinstance(part, int) else None
 
 
 class SlackPublisher:
@@ -118,6 +109,10 @@ class SlackPublisher:
                 detail=detail,
                 maybe_posted=maybe,
             ) from None
+
+    def request(self, method: str, channel: str, call: Callable[[], SlackResponse]) -> SlackResponse:
+        """One Web API call with our errors (for readers such as `history.find_digest`)."""
+        return self._call(method, channel, call)
 
     def _pace(self, channel: str) -> None:
         key = self._ids.get(channel, channel)
@@ -270,6 +265,8 @@ class SlackPublisher:
             try:
                 page = self._channels_page(channel, cursor)
             except SlackDeliveryError as exc:
+                if exc.code in ("connection_error", "server_error", "ratelimited"):
+                    raise  # Slack itself is the problem: its own line says so
                 raise delivery_error("channel_lookup", channel=channel, detail=f" ({exc.code})") from None
             for info in page.get("channels") or []:
                 if info.get("name") == name:
@@ -290,38 +287,6 @@ class SlackPublisher:
                 cursor=cursor or None,
             ),
         )
-
-    def find_parts(self, channel_id: str, *, period: str, oldest: float) -> list[str]:
-        """The ts of each part of the digest for `period` already in the channel (empty if none)."""
-        history = self._call(
-            "conversations.history",
-            channel_id,
-            lambda: self.client.conversations_history(
-                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
-            ),
-        )
-        parent = next((m for m in history.get("messages") or [] if _marked_part(m, period) == 1), None)
-        if parent is None:
-            return []
-        found = {1: str(parent["ts"])}
-        if parent.get("reply_count"):
-            thread = self._call(
-                "conversations.replies",
-                channel_id,
-                lambda: self.client.conversations_replies(
-                    channel=channel_id, ts=str(parent["ts"]), include_all_metadata=True, limit=200
-                ),
-            )
-            for reply in (thread.get("messages") or [])[1:]:
-                part = _marked_part(reply, period)
-                if part is not None and part > 1:
-                    found.setdefault(part, str(reply["ts"]))
-        ordered = []
-        for part in range(1, len(found) + 1):  # keep only the unbroken run 1..k
-            if part not in found:
-                break
-            ordered.append(found[part])
-        return ordered
 
 
 _SUPERSEDED = SlackMessage(

@@ -1,9 +1,12 @@
 """A local Slack Web API for tests: the real slack-sdk `WebClient` talks to it over HTTP.
 
 Answers auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.getPermalink,
-conversations.history, conversations.replies and (for the app-level token) apps.connections.open,
+conversations.history and conversations.replies (newest first / thread order, `oldest`/`latest`/
+`inclusive`, `limit` pages with `has_more` and `response_metadata.next_cursor`, `metadata` only with
+`include_all_metadata=true`), and (for the app-level token) apps.connections.open,
 which hands out the URL of a local Socket Mode server, like Slack does (HTTP 200 with `ok:false`
-for API errors, `\\/`-escaped JSON, string `ts`, channel IDs in answers). Messages are validated
+for API errors, `\\/`-escaped JSON, string `ts`, channel IDs in answers, a `Date` header from the server's
+clock). Messages are validated
 against Slack's limits and rejected with Slack's error bodies. Scripted faults: 429 with
 Retry-After and an empty body, 5xx, any Slack error code, a dropped connection (before or after
 the request took effect), or an answer held back after the request took effect (`stall_after`,
@@ -23,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -86,6 +90,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header from the workspace's clock (Slack's clock, as a client sees it)."""
+        return formatdate(
+            self.server.state.workspace.clock() if timestamp is None else timestamp, usegmt=True
+        )
 
     def do_GET(self) -> None:
         self._serve()

@@ -7,6 +7,7 @@ conversations.replies, chat.update and chat.getPermalink need the channel ID.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from collections.abc import Callable, Iterable
@@ -182,24 +183,63 @@ def _visible(
     return {**shown, "reply_count": count, "thread_ts": message["ts"]} if count else shown
 
 
+def _cursor(ts: str) -> str:
+    """Slack's opaque cursor: base64 of `next_ts:<ts>`."""
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _after_cursor(body: dict[str, Any]) -> str | None:
+    cursor = str(body.get("cursor") or "")
+    if not cursor:
+        return None
+    try:
+        decoded = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded.removeprefix("next_ts:") if decoded.startswith("next_ts:") else ""
+
+
+def _page(
+    answers: list[dict[str, Any]], body: dict[str, Any], *, newest_first: bool
+) -> tuple[list[dict[str, Any]], bool, str] | None:
+    """One page of `answers` after the request's cursor: (messages, has_more, next_cursor); None for
+    a cursor Slack did not hand out."""
+    limit = min(max(int(body.get("limit") or 100), 1), 999)
+    after = _after_cursor(body)
+    if after == "":
+        return None
+    if after is not None:
+        mark = float(after)
+        answers = [m for m in answers if (float(m["ts"]) < mark if newest_first else float(m["ts"]) > mark)]
+    page, more = answers[:limit], len(answers) > limit
+    return page, more, _cursor(page[-1]["ts"]) if more else ""
+
+
 def _history(state: Workspace, body: dict[str, Any]) -> Answer:
+    """Top-level messages between `oldest` and `latest` (exclusive unless `inclusive`), newest first,
+    `limit` per page with a cursor; `metadata` only with `include_all_metadata=true`."""
     channel_id = _channel(state, body, ids_only=True)
     if not isinstance(channel_id, str):
         return channel_id
-    oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or 1e12)
+    oldest = float(body.get("oldest") or 0)
+    latest = float(body.get("latest") or state.clock() + 1)
+    inclusive = _truthy(body.get("inclusive"))
+
+    def inside(ts: float) -> bool:
+        return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
     messages = state.messages.get(channel_id, [])
-    top = [m for m in messages if m.get("thread_ts") in (None, m["ts"]) and oldest < float(m["ts"]) <= latest]
+    top = [m for m in messages if m.get("thread_ts") in (None, m["ts"]) and inside(float(m["ts"]))]
     answers = [_visible(m, body, [r for r in messages if r.get("thread_ts") == m["ts"]]) for m in top]
-    limit = int(body.get("limit") or 100)
-    return _ok(
-        messages=answers[::-1][:limit],
-        has_more=len(answers) > limit,
-        pin_count=0,
-        response_metadata={"next_cursor": ""},
-    )
+    paged = _page(answers[::-1], body, newest_first=True)
+    if paged is None:
+        return error("invalid_cursor")
+    page, more, cursor = paged
+    return _ok(messages=page, has_more=more, pin_count=0, response_metadata={"next_cursor": cursor})
 
 
 def _replies(state: Workspace, body: dict[str, Any]) -> Answer:
+    """The parent, then its replies oldest first, paginated like conversations.history."""
     channel_id = _channel(state, body, ids_only=True)
     if not isinstance(channel_id, str):
         return channel_id
@@ -208,7 +248,11 @@ def _replies(state: Workspace, body: dict[str, Any]) -> Answer:
         return error("thread_not_found")
     thread = [m for m in state.messages[channel_id] if m.get("thread_ts") == parent["ts"] and m is not parent]
     answers = [_visible(parent, body, thread), *(_visible(m, body) for m in thread)]
-    return _ok(messages=answers, has_more=False, response_metadata={"next_cursor": ""})
+    paged = _page(answers, body, newest_first=False)
+    if paged is None:
+        return error("invalid_cursor")
+    page, more, cursor = paged
+    return _ok(messages=page, has_more=more, response_metadata={"next_cursor": cursor})
 
 
 def _list(state: Workspace, body: dict[str, Any]) -> Answer:
