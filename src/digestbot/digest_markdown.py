@@ -1,8 +1,20 @@
-"""Plain Markdown rendering of a digest (for `digest.md` and the terminal)."""
+"""Plain Markdown rendering of a digest (for `digest.md` and the terminal).
+
+Every string from outside (titles, blurbs, notes, names) is text, never markup: `&`, `<`, `>` become
+HTML entities (a `<script>` in a title stays inert wherever the file is rendered), Markdown's
+punctuation is backslash-escaped, line breaks are folded; a link is made only for an http(s) URL,
+with the characters that would end it percent-encoded.
+"""
 
 from __future__ import annotations
 
+import re
+
 from digestbot.domain import Digest, DigestEntry
+
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", '"': "%22", "`": "%60"}
 
 SOURCE_LABEL = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
 
@@ -21,12 +33,23 @@ def _badge(entry: DigestEntry) -> str:
     return f"{label} {' '.join(extras)}".strip()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("[", "\\[").replace("]", "\\]")
+def md_text(text: str) -> str:
+    """Outside text as inert Markdown: one line, HTML-escaped, Markdown punctuation escaped."""
+    flat = " ".join(text.split())
+    escaped = "".join(_HTML.get(ch, ch) for ch in flat)
+    return _MARKDOWN.sub(r"\\\1", escaped)
+
+
+def md_link(title: str, url: str) -> str:
+    """`[title](url)` for an http(s) URL; the bare escaped title otherwise (no javascript: links)."""
+    if not url.lower().startswith(("https://", "http://")):
+        return md_text(title)
+    safe = "".join(_URL_UNSAFE.get(ch, ch) for ch in url if ch not in "\r\n\t")
+    return f"[{md_text(title)}]({safe})"
 
 
 def to_markdown(digest: Digest) -> str:
-    lines = [f"# {digest.title}", ""]
+    lines = [f"# {md_text(digest.title)}", ""]
     counts = " / ".join(
         f"{SOURCE_LABEL.get(name, name)} {count.fetched}件中{count.kept}件"
         + ("（取得失敗）" if count.failed else "")
@@ -35,16 +58,16 @@ def to_markdown(digest: Digest) -> str:
     mode = "　※オフラインモード（LLMなし・ヒューリスティック要約）" if digest.offline else ""
     lines += [f"_{counts}　掲載 {digest.entry_count}件{mode}_", ""]
     for note in digest.notes:
-        lines.append(f"> ⚠️ {note}")
+        lines.append(f"> ⚠️ {md_text(note)}")
     if digest.notes:
         lines.append("")
     if not digest.sections:
         lines += ["今週は掲載できる項目がありませんでした。", ""]
     for section in digest.sections:
-        lines += [f"## {section.emoji} {section.name} ({section.total}件)", ""]
+        lines += [f"## {section.emoji} {md_text(section.name)} ({section.total}件)", ""]
         for entry in section.entries:
-            lines.append(f"- [{_md_escape(entry.item.title)}]({entry.item.url}) `{_badge(entry)}`  ")
-            lines.append(f"  {entry.blurb}")
+            lines.append(f"- {md_link(entry.item.title, entry.item.url)} `{_badge(entry)}`  ")
+            lines.append(f"  {md_text(entry.blurb)}")
         if section.hidden:
             lines.append(f"- 他{section.hidden}件")
         lines.append("")
