@@ -22,6 +22,7 @@ re-raises `SlackDeliveryError`; the digest itself stays in the store and in late
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from digestbot.slack.retry import Clock, Sleep
 from digestbot.store import digests as posts
 from digestbot.store import uploads
 from digestbot.store.schema import open_engine
+
+log = logging.getLogger(__name__)
 
 BLOCKS = "blocks.json"
 RECONCILE_MARGIN = timedelta(minutes=5)  # clock skew between this host and Slack
@@ -197,7 +200,11 @@ def check_not_posted(
         raise _refusal(existing, target, period)
     if existing is None:
         publisher = SlackPublisher.from_settings(settings, client=client)
-        found = look_in_channel(publisher, target, period=period, since=window.start, now=now())
+        try:
+            found = look_in_channel(publisher, target, period=period, since=window.start, now=now())
+        except SlackDeliveryError as exc:  # deliver() looks again before posting; the digest is kept
+            log.warning("could not look in %s for an earlier %s digest yet: %s", target, period, exc)
+            return
         if found.complete:
             where = publisher.permalink(publisher.channel_id(target), found.ts[0])
             raise DeliveryRefused(
