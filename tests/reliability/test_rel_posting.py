@@ -9,17 +9,24 @@ assertions read what that server received.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from digestbot.domain import Item
+from digestbot.config_reload import ConfigHolder
+from digestbot.delivery import FuturePeriod, deliver
+from digestbot.domain import Item, Window
+from digestbot.jobs import JobRuntime, run_weekly, weekly_window
 from digestbot.store import ItemStore
+from digestbot.store.digests import digest_posts, recent_posts
+from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
 from reliability.harness import CHANNEL_ID, DAYS, Stack, wait_until
 
@@ -139,3 +146,123 @@ def test_a_deleted_store_does_not_post_the_period_again(new_trial: Callable[[], 
         len(trial.slack.calls("chat.update")),
         "found in the channel" in trial.log("again"),
     ), trial.log("again") + trial.log("forced")
+
+
+def test_a_period_that_has_not_happened_is_refused_in_one_line_and_never_recorded(stack: Stack) -> None:
+    """`run` for a week a month ahead exits 2 with one line and records nothing, so that week's real
+    digest still posts later; a dry run of it only warns; `--from 9999-12-25` is one line, no traceback."""
+    ahead = date.today() + timedelta(days=30)
+    week = ["--from", ahead.isoformat(), "--to", (ahead + timedelta(days=6)).isoformat()]
+    future = stack.cli("run", *week)
+    dry = stack.cli("run", "--dry-run", *week)
+    far = stack.cli("run", "--from", "9999-12-25")
+    farther = stack.cli("run", "--from", "9999-12-25", "--to", "9999-12-31")
+
+    errors = [
+        line for r in (future, far, farther) for line in r.stderr.splitlines() if line.startswith("error:")
+    ]
+    expected = ((2, 0, 2, 2), 3, (None, None, None), [], [], True)
+    assert expected == (
+        (future.exit_code, dry.exit_code, far.exit_code, farther.exit_code),
+        len(errors),
+        tuple(
+            r.exception if not isinstance(r.exception, SystemExit) else None for r in (future, far, farther)
+        ),
+        stack.posts(),
+        posts_in_store(stack),
+        "warning: the period" in dry.stderr,
+    ), "\n".join(errors)
+
+
+def posts_in_store(stack: Stack) -> list[tuple[str, str]]:
+    with ItemStore(stack.settings().store_url) as store:
+        digest_posts.create(store.engine, checkfirst=True)
+        return [(p.channel, p.period) for p in recent_posts(store.engine)]
+
+
+def test_a_worker_whose_clock_jumped_ahead_posts_no_future_week(stack: Stack) -> None:
+    """The weekly job fired by a clock a year ahead: outcome `failed`, nothing posted or recorded as
+    posted, one admin alert saying why; a host clock ahead of Slack's is caught by Slack's own clock
+    (the `Date` of its answer) before anything is posted."""
+    settings = stack.settings()
+    alerts: list[str] = []
+    jumped = datetime.now(UTC) + timedelta(days=365)
+    runtime = JobRuntime(
+        ConfigHolder(lambda: settings), now=lambda: jumped, notify_admin=lambda _, m: alerts.append(m)
+    )
+    outcome = run_weekly(settings, weekly_window(settings, jumped), runtime)
+
+    later = Window(jumped - timedelta(days=7), jumped)
+    digest = dataclasses.replace(representative_digest(), window=later)
+    with pytest.raises(FuturePeriod) as slack_says:
+        deliver(digest, settings, settings.store_url, now=lambda: jumped)  # this host believes it is later
+
+    expected = ("failed", 1, [], [], True)
+    assert expected == (
+        outcome,
+        len(alerts),
+        stack.posts(),
+        posts_in_store(stack),
+        "ends after today" in str(slack_says.value),
+    ), alerts
+
+
+def shared_charts(trial: Trial) -> list[dict[str, object]]:
+    """Files shared into the digest's thread (files.completeUploadExternal), oldest first."""
+    return [m for m in trial.slack.messages(CHANNEL_ID) if m.get("files") and m.get("thread_ts")]
+
+
+@pytest.mark.slow
+def test_the_trends_chart_lost_to_a_kill_after_the_post_is_uploaded_by_the_next_command(
+    stack: Stack, new_trial: Callable[[], Trial]
+) -> None:
+    """`digestbot run` killed (SIGKILL) while the chart upload hangs, after the digest was posted and
+    recorded: the next `post --last` is refused as already posted (exit 3) but uploads the chart owed
+    to that digest, once; a second `post --last` uploads nothing more."""
+    trial = new_trial()
+    stack.configure(llm_model="")  # trends on: a weekly digest gets its chart in the thread
+    trial.slack.fault("stall_after", method="files.getUploadURLExternal")
+    run = trial.start("run", "--no-fetch", *DAYS)
+    wait_until(lambda: bool(trial.slack.calls("files.getUploadURLExternal")), timeout=120, what="the upload")
+    run.kill()
+    run.wait(timeout=30)
+    trial.slack.release()
+    lost = len(shared_charts(trial))
+
+    retried = trial.start("post", "--last", name="retried").wait(timeout=120)
+    again = trial.start("post", "--last", name="again").wait(timeout=120)
+
+    expected = (0, 3, 3, 1, 1, 1)
+    assert expected == (
+        lost,
+        retried,
+        again,
+        len(shared_charts(trial)),
+        len(trial.top_level()),
+        len(trial.slack.calls("chat.postMessage")),
+    ), trial.log("retried")
+
+
+@pytest.mark.slow
+def test_a_rerun_after_a_crash_mid_post_adopts_the_post_without_editing_it(
+    new_trial: Callable[[], Trial],
+) -> None:
+    """Killed between the post and its record (the post landed, its answer never came): the re-run
+    (a new `generated_at`, the same content) adopts the message and edits nothing (chat.update 0)."""
+    trial = new_trial()
+    trial.slack.fault("stall_after", method="chat.postMessage")
+    run = trial.start("run", "--no-fetch", *DAYS)
+    wait_until(lambda: bool(trial.slack.calls("chat.postMessage")), timeout=120, what="the post")
+    run.kill()
+    run.wait(timeout=30)
+    trial.slack.release()
+
+    rerun = trial.start("run", "--no-fetch", *DAYS, name="rerun").wait(timeout=120)
+
+    expected = (0, 1, 1, 0)
+    assert expected == (
+        rerun,
+        len(trial.top_level()),
+        len(trial.slack.calls("chat.postMessage")),
+        len(trial.slack.calls("chat.update")),
+    ), trial.log("rerun")
