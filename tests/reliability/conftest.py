@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,10 @@ from digestbot.testing.arxiv_server import FakeArxivServer
 from digestbot.testing.feed_server import FeedServer
 from digestbot.testing.openai_server import OpenAIServer
 from digestbot.testing.slack_server import SlackServer
+from digestbot.testing.worker_env import Worker
 from reliability.harness import SECRET_ENV, FakeModel, Hang, Stack
+
+OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
 
 
 @pytest.fixture
@@ -45,3 +51,25 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         for _, _, reply in model.rules:
             if isinstance(reply, Hang):
                 reply.released.set()
+
+
+@pytest.fixture
+def start_worker(stack: Stack) -> Iterator[Callable[[str], Worker]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env |= {"DIGESTBOT_CONFIG_DIR": str(stack.config_dir), "SLACK_BOT_TOKEN": stack.slack.token}
+    started: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        folder = stack.root / name
+        folder.mkdir()
+        log = folder / "serve.log"
+        with log.open("wb") as out:
+            command = [sys.executable, "-m", "digestbot", "serve", "--grace", "10"]
+            proc = subprocess.Popen(command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        started.append(Worker(proc, log))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.kill()

@@ -16,7 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +325,18 @@ class Stack:
 
     def latest(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "digests" / "latest.json").read_text(encoding="utf-8"))
+
+
+def publish_recent(stack: Stack) -> None:
+    """The standard items, published yesterday: inside the weekly window whenever the test runs."""
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    stack.set_arxiv(
+        [arxiv_entry(n, t, published=yesterday - timedelta(minutes=n)) for n, t in enumerate(ARXIV_TITLES, 1)]
+    )
+    stack.qiita = [item | {"created_at": yesterday.isoformat()} for item in qiita_items(QIITA_TITLES)]
+    stack.zenn = [article | {"published_at": yesterday.isoformat()} for article in zenn_articles(ZENN_TITLES)]
+    stack.feeds.publish_qiita(stack.qiita, tags=["LLM"])
+    stack.feeds.publish_zenn(stack.zenn, topics=["llm"])
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float = 20.0, what: str = "condition") -> None:

@@ -5,12 +5,8 @@ counted at the fake OpenAI server); exactly one digest reaches the channel for t
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 
 import pytest
 
@@ -21,39 +17,14 @@ from reliability.harness import (
     ZENN_TITLES,
     Hang,
     Stack,
-    arxiv_entry,
-    qiita_items,
+    publish_recent,
     wait_until,
-    zenn_articles,
 )
 from support.worker_env import Worker
 
 TITLES = [*ARXIV_TITLES, *QIITA_TITLES, *ZENN_TITLES]
 VICTIM = ARXIV_TITLES[1]
 EVERY_TWO_SECONDS = '{ day_of_week = "*", hour = "*", minute = "*", second = "*/2" }'
-OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
-
-
-@pytest.fixture
-def start_worker(stack: Stack) -> Iterator[Callable[[str], Worker]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
-    env |= {"DIGESTBOT_CONFIG_DIR": str(stack.config_dir), "SLACK_BOT_TOKEN": stack.slack.token}
-    started: list[Worker] = []
-
-    def start(name: str) -> Worker:
-        folder = stack.root / name
-        folder.mkdir()
-        log = folder / "serve.log"
-        with log.open("wb") as out:
-            command = [sys.executable, "-m", "digestbot", "serve", "--grace", "10"]
-            proc = subprocess.Popen(command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
-        started.append(Worker(proc, log))
-        return started[-1]
-
-    yield start
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.kill()
 
 
 def answered(stack: Stack) -> set[tuple[str, str]]:
@@ -83,18 +54,6 @@ def asked(stack: Stack, since: int) -> list[tuple[str, str]]:
         titles = [t for t in TITLES if f"<title>{t}</title>" in text]
         out.append((schema, titles[0] if schema != "ClassificationBatch" and titles else "batch"))
     return out
-
-
-def publish_recent(stack: Stack) -> None:
-    """The standard items, published yesterday: inside the weekly window whenever the test runs."""
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    stack.set_arxiv(
-        [arxiv_entry(n, t, published=yesterday - timedelta(minutes=n)) for n, t in enumerate(ARXIV_TITLES, 1)]
-    )
-    stack.qiita = [item | {"created_at": yesterday.isoformat()} for item in qiita_items(QIITA_TITLES)]
-    stack.zenn = [article | {"published_at": yesterday.isoformat()} for article in zenn_articles(ZENN_TITLES)]
-    stack.feeds.publish_qiita(stack.qiita, tags=["LLM"])
-    stack.feeds.publish_zenn(stack.zenn, topics=["llm"])
 
 
 @pytest.mark.slow

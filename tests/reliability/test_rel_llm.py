@@ -7,12 +7,14 @@ broken output never reaches Slack as content.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from digestbot.runner import RunError
 from digestbot.testing.openai_server import FaultKind, Refusal
+from digestbot.testing.worker_env import Worker
 from reliability.harness import (
     ARXIV_TITLES,
     DAYS,
@@ -23,6 +25,7 @@ from reliability.harness import (
     Reply,
     Stack,
     classify_all,
+    publish_recent,
     unsafe_parts,
     wait_until,
 )
@@ -177,26 +180,41 @@ def _classify_some_low(request: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def test_weekly_job_with_the_llm_unusable_posts_nothing_and_alerts_the_admin_channel(stack: Stack) -> None:
-    """The worker's weekly job: no digest in the channel, one alert in the admin channel saying why."""
-    from digestbot import jobs
-    from digestbot.config_reload import ConfigHolder
-    from digestbot.settings import load_settings
+EVERY_TWENTY_SECONDS = '{ day_of_week = "*", hour = "*", minute = "*", second = "*/20" }'
 
-    stack.configure(llm_url=f"{stack.llm.base_url}/wrong", extra='admin_channel = "#random"')
-    settings = load_settings()
-    runtime = jobs.JobRuntime(ConfigHolder(lambda: settings))
 
-    outcome = jobs.run_weekly(settings, WINDOW, runtime)
+@pytest.mark.slow
+def test_weekly_job_with_the_llm_unusable_posts_nothing_and_alerts_the_admin_channel(
+    stack: Stack, start_worker: Callable[[str], Worker]
+) -> None:
+    """A real `digestbot serve` worker process runs the weekly job against a wrong model endpoint: no
+    digest in the channel, one alert in the admin channel saying why (the worker is stopped before the
+    next fire, 20 s later, could retry); the worker stops cleanly on SIGTERM."""
+    stack.configure(
+        llm_url=f"{stack.llm.base_url}/wrong",
+        extra=f'admin_channel = "#random"\n\n[schedule]\nweekly_digest = {EVERY_TWENTY_SECONDS}\n',
+    )
+    publish_recent(stack)
+    worker = start_worker("worker")
 
-    alerts = [
-        r.body.get("text", "")
-        for r in stack.slack.calls("chat.postMessage")
-        if r.body.get("channel") == "#random"
-    ]
-    expected = ("failed", [], 1)
-    assert expected == (outcome, stack.top_level(), len(alerts))
-    assert "失敗しました" in alerts[0] and "the model provider does not know this model" in alerts[0]
+    def alerts() -> list[str]:
+        return [
+            str(r.body.get("text", ""))
+            for r in stack.slack.calls("chat.postMessage")
+            if r.body.get("channel") == "#random"
+        ]
+
+    wait_until(lambda: bool(alerts()), timeout=90, what="the admin alert from the worker")
+    code = worker.stop()
+
+    expected = ([], 1, 0, True)
+    assert expected == (
+        stack.top_level(),
+        len(alerts()),
+        code,
+        "weekly_digest" in worker.output and "failed" in worker.output,
+    ), worker.output
+    assert "失敗しました" in alerts()[0] and "the model provider does not know this model" in alerts()[0]
 
 
 def test_an_alert_quoting_the_models_words_cannot_ping_the_admin_channel(stack: Stack) -> None:

@@ -162,3 +162,30 @@ def test_a_failure_mid_thread_keeps_the_posted_parts_and_completes_later(stack: 
     expected = (1, 0, list(range(1, total + 1)), 1)
     assert expected == (failed.exit_code, resent.exit_code, parts, len(stack.top_level()))
     assert total >= 2
+
+
+@pytest.mark.slow  # waits out the real connection backoff (1 + 2 + 4 s, twice): the CLI injects no sleep
+def test_slack_unreachable_is_retried_with_backoff_counted_at_the_server_then_posted_once(
+    stack: Stack,
+) -> None:
+    """Every connection to Slack dropped before it answers: each call is tried 1 + 3 times (counted at
+    the fake: the pre-agent look in the channel and the delivery's, 4 + 4), nothing is posted, `run`
+    exits 1 with one line; after the repair `post --last` posts once and a repeat is refused."""
+    stack.slack.fault("disconnect", times=8)
+
+    failed = stack.cli("run", *DAYS)
+    resent = stack.cli("post", "--last")
+    again = stack.cli("post", "--last")
+
+    dropped = [r.method for r in stack.slack.requests if r.error == "disconnected"]
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    expected = (["conversations.list"] * 8, 1, 1, True, 0, 3, 1)
+    assert expected == (
+        dropped,
+        failed.exit_code,
+        len(errors),
+        "cannot reach Slack at http://127.0.0.1:" in failed.stderr,
+        resent.exit_code,
+        again.exit_code,
+        len(stack.top_level()),
+    ), failed.stderr
