@@ -28,7 +28,7 @@ from digestbot.store import ItemStore
 from digestbot.store.digests import digest_posts, recent_posts
 from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
-from reliability.harness import CHANNEL_ID, DAYS, Stack, wait_until
+from reliability.harness import CHANNEL_ID, DAYS, Stack, arxiv_entry, wait_until
 
 OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
 OFFLINE_NO_TRENDS = "\n[trends]\nenabled = false\n"
@@ -124,8 +124,8 @@ def test_two_runs_at_once_for_one_period_post_exactly_one_digest_every_time(
 
 def test_a_deleted_store_does_not_post_the_period_again(new_trial: Callable[[], Trial]) -> None:
     """The store is deleted after the post (or a new, empty one is used): the next run finds the digest
-    in the channel by its metadata marker, posts nothing and exits 3; `--force` then edits that
-    message in place (the digest was adopted into the new store)."""
+    in the channel by its metadata marker before running the agents, posts nothing and exits 3;
+    `--force` then edits that message in place (the digest was adopted into the new store)."""
     trial = new_trial()
     first = trial.start("run", "--no-fetch", *DAYS, name="first").wait(timeout=120)
     store = trial.root / "data" / "digestbot.sqlite"
@@ -136,7 +136,7 @@ def test_a_deleted_store_does_not_post_the_period_again(new_trial: Callable[[], 
     again = trial.start("run", *DAYS, name="again").wait(timeout=120)
     forced = trial.start("post", "--last", "--force", name="forced").wait(timeout=120)
 
-    expected = (0, 3, 0, 1, 1, 1, True)
+    expected = (0, 3, 0, 1, 1, 1, True, False)
     assert expected == (
         first,
         again,
@@ -145,6 +145,7 @@ def test_a_deleted_store_does_not_post_the_period_again(new_trial: Callable[[], 
         len(trial.slack.calls("chat.postMessage")),
         len(trial.slack.calls("chat.update")),
         "found in the channel" in trial.log("again"),
+        "classify" in trial.log("again"),  # refused before the agents ran
     ), trial.log("again") + trial.log("forced")
 
 
@@ -266,3 +267,18 @@ def test_a_rerun_after_a_crash_mid_post_adopts_the_post_without_editing_it(
         len(trial.slack.calls("chat.postMessage")),
         len(trial.slack.calls("chat.update")),
     ), trial.log("rerun")
+
+
+def test_a_script_tag_in_a_title_is_inert_in_digest_md(stack: Stack) -> None:
+    """A title carrying `<script>`, `<img onerror>` and a Markdown link reaches digest.md as text only."""
+    hostile = '<script>alert("x")</script> LLM <img src=x onerror=alert(1)> [click](https://evil.example)'
+    stack.set_arxiv([arxiv_entry(1, hostile)])
+
+    outcome = stack.run(dry_run=True)
+
+    markdown = outcome.outputs["markdown"].read_text(encoding="utf-8")
+    expected = ([], True)
+    assert expected == (
+        [s for s in ("<script", "<img", "](https://evil.example)") if s in markdown],
+        "&lt;script&gt;" in markdown,
+    ), markdown
