@@ -119,6 +119,7 @@ def test_unknown_source_name_is_a_usage_error_listing_valid_ones(env, tmp_path, 
         (["--to", "2026-01-05"], "--to needs --from"),
         (["--since", "seven days"], "cannot read 'seven days' as a duration"),
         (["--from", "2026-01-10", "--to", "2026-01-05"], "is later than --to 2026-01-05 (Asia/Tokyo)"),
+        (["--from", "9999-12-25", "--to", "9999-12-31"], "--to 9999-12-31 is out of range"),
     ],
 )
 def test_bad_window_arguments_exit_2(env, tmp_path, refused_url, args, message):

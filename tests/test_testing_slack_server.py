@@ -156,6 +156,33 @@ def test_history_and_replies_show_metadata_only_when_asked(client: WebClient) ->
     assert ([m["text"] for m in thread], rich[0]["reply_count"]) == (["1", "2"], 1)
 
 
+def test_history_pages_newest_first_with_a_cursor_and_a_date_header(client: WebClient) -> None:
+    """limit-sized pages, newest first, `has_more` + `response_metadata.next_cursor` until the last;
+    `oldest`/`latest` are exclusive; a cursor we did not hand out is `invalid_cursor`; Date is sent."""
+    posted = [client.chat_postMessage(channel="C0DIGEST01", text=str(n))["ts"] for n in range(5)]
+    pages, cursor = [], None
+    for _ in range(5):
+        page = client.conversations_history(channel="C0DIGEST01", limit=2, cursor=cursor)
+        pages.append(([m["text"] for m in page["messages"]], page["has_more"]))
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    between = client.conversations_history(channel="C0DIGEST01", oldest=posted[0], latest=posted[4])
+    with pytest.raises(SlackApiError) as bad:
+        client.conversations_history(channel="C0DIGEST01", cursor="bm90LWEtY3Vyc29y")
+    assert (
+        [(["4", "3"], True), (["2", "1"], True), (["0"], False)],
+        ["3", "2", "1"],
+        "invalid_cursor",
+        True,
+    ) == (
+        pages,
+        [m["text"] for m in between["messages"]],
+        bad.value.response["error"],
+        "date" in {k.lower() for k in page.headers},
+    )
+
+
 def test_history_needs_a_channel_id(client: WebClient) -> None:
     """Like Slack, conversations.history does not accept a channel name."""
     assert (
