@@ -41,6 +41,7 @@ from digestbot.delivery_plan import (
     Action,
     check_not_posted,
     period_key,
+    posted_ids,
 )
 from digestbot.delivery_plan import plan as decide
 from digestbot.digest_json import digest_from_dict, digest_to_dict, digests_dir, write_json
@@ -153,7 +154,7 @@ def _deliver(
         reasons=settings.app.slack.show_reason,
     )
     data = digest_to_dict(digest, stats=stats)
-    item_ids = [entry.item.id for section in digest.sections for entry in section.entries]
+    item_ids = posted_ids(digest)
     plan = decide(
         digest, settings, engine, publisher, channel=channel, period=period, force=force, data=data, now=now
     )

@@ -42,6 +42,11 @@ def period_key(window: Window, tz: str = "Asia/Tokyo") -> str:
     return f"{first.isoformat()}..{last.isoformat()}"
 
 
+def posted_ids(digest: Digest) -> list[str]:
+    """The ids of the items the digest shows (recorded with its post)."""
+    return [entry.item.id for section in digest.sections for entry in section.entries]
+
+
 def same_digest(saved: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """The same content: the run's statistics and the time it was generated do not count."""
 
@@ -156,14 +161,14 @@ def plan(
         channel_id = publisher.channel_id(channel)
         found = look_in_channel(publisher, channel, period=period, since=digest.window.start, now=now())
     except SlackDeliveryError as exc:  # nothing was posted: record the attempt as failed, say why
-        item_ids = [entry.item.id for section in digest.sections for entry in section.entries]
+        item_ids = posted_ids(digest)
         posts.record_intent(engine, channel=channel, period=period, digest=data, item_ids=item_ids, now=now())
         posts.mark_failed(engine, channel, period, error=str(exc), now=now())
         raise
     if found.slack_now is not None:  # this host's clock may be ahead: Slack's decides too
         check_not_future(digest.window, found.slack_now, settings.app.general.timezone)
     if found.complete:
-        item_ids = [entry.item.id for section in digest.sections for entry in section.entries]
+        item_ids = posted_ids(digest)
         adopted = _adopt(
             engine,
             publisher,
