@@ -265,8 +265,8 @@ class SlackPublisher:
             try:
                 page = self._channels_page(channel, cursor)
             except SlackDeliveryError as exc:
-                if exc.code in ("connection_error", "server_error", "ratelimited"):
-                    raise  # Slack itself is the problem: its own line says so
+                if exc.code != "missing_scope":
+                    raise  # the token, the network or Slack itself: its own line says what to fix
                 raise delivery_error("channel_lookup", channel=channel, detail=f" ({exc.code})") from None
             for info in page.get("channels") or []:
                 if info.get("name") == name:
