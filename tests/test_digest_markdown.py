@@ -6,7 +6,7 @@ import dataclasses
 
 from digestbot.digest_markdown import md_link, md_text, to_markdown
 from digestbot.domain import Digest, DigestSection
-from digestbot.testing.sample_digest import make_entry, make_item, representative_digest
+from support.sample_digest import make_entry, make_item, representative_digest
 
 HOSTILE = '<script>alert("x")</script> **bold** [click](https://evil.example) <img src=x onerror=y>'
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -33,16 +32,17 @@ with hold_lock(open_engine(sys.argv[1]), sys.argv[2]) as held:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    store = open_engine(f"sqlite:///{tmp_path}/guard.sqlite")
+def engine(store_url: str) -> Iterator[Engine]:
+    """SQLite (lease row) and PostgreSQL (advisory lock + holder row)."""
+    store = open_engine(store_url)
     yield store
     store.dispose()
 
 
-def test_a_second_process_waits_then_is_told_who_holds_the_period(engine: Engine, tmp_path: Path) -> None:
+def test_a_second_process_waits_then_is_told_who_holds_the_period(engine: Engine, store_url: str) -> None:
     """While another process holds the lease, `posting_lease` waits `wait` and raises DeliveryBusy
     naming the period, the channel and the holder's pid; once it is released the lease is taken."""
-    url = str(engine.url)
+    url = store_url
     other = subprocess.Popen(
         [sys.executable, "-c", HOLD, url, lease_name("#llm-digest", "2026-11-16..2026-11-22")],
         stdin=subprocess.PIPE,

@@ -15,8 +15,8 @@ from digestbot.testing.arxiv_server import FakeArxivServer
 from digestbot.testing.feed_server import FeedServer
 from digestbot.testing.openai_server import OpenAIServer
 from digestbot.testing.slack_server import SlackServer
-from digestbot.testing.worker_env import Worker
 from reliability.harness import SECRET_ENV, FakeModel, Hang, Stack
+from support.worker_env import Worker
 
 OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
 

@@ -14,7 +14,6 @@ import pytest
 
 from digestbot.runner import RunError
 from digestbot.testing.openai_server import FaultKind, Refusal
-from digestbot.testing.worker_env import Worker
 from reliability.harness import (
     ARXIV_TITLES,
     DAYS,
@@ -29,6 +28,7 @@ from reliability.harness import (
     unsafe_parts,
     wait_until,
 )
+from support.worker_env import Worker
 
 VICTIM = ARXIV_TITLES[0]  # the item the targeted faults hit (its title is in its own prompts only)
 FAILED_NOTE = "1件の処理に失敗したため掲載を見送りました"

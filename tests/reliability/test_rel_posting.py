@@ -26,9 +26,9 @@ from digestbot.domain import Item, Window
 from digestbot.jobs import JobRuntime, run_weekly, weekly_window
 from digestbot.store import ItemStore
 from digestbot.store.digests import digest_posts, recent_posts
-from digestbot.testing.sample_digest import representative_digest
 from digestbot.testing.slack_server import SlackServer
 from reliability.harness import CHANNEL_ID, DAYS, Stack, arxiv_entry, wait_until
+from support.sample_digest import representative_digest
 
 OURS = ("DIGESTBOT_", "SLACK_", "DATABASE_URL", "OPENAI_", "ANTHROPIC_", "QIITA_")
 OFFLINE_NO_TRENDS = "\n[trends]\nenabled = false\n"
