@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -128,6 +129,19 @@ def test_holder_gone_only_for_missing_local_processes() -> None:
     )
 
 
+def _wait_for_backend_exit(engine: Engine, backend: int, timeout: float = 10.0) -> None:
+    """Until PostgreSQL no longer lists the session `backend` (bounded; the lock test's precondition)."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
+            if not conn.execute(query, {"p": backend}).scalar_one():
+                return
+            conn.rollback()
+            time.sleep(0.02)
+    raise AssertionError(f"PostgreSQL session {backend} still open after {timeout} s")
+
+
 @pytest.mark.postgres
 def test_postgres_lock_dies_with_its_connection(postgres_url: str) -> None:
     """A worker killed while holding the advisory lock frees it when its connection ends."""
@@ -136,10 +150,12 @@ def test_postgres_lock_dies_with_its_connection(postgres_url: str) -> None:
     try:
         conn = other.connect()
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key("weekly")})
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with hold_lock(store, "weekly") as while_held:
             pass
         conn.close()
         other.dispose()  # the "killed worker's" session ends
+        _wait_for_backend_exit(store, backend)  # the server ends a closed session asynchronously
         with hold_lock(store, "weekly") as after:
             pass
     finally:
