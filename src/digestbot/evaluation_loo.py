@@ -24,7 +24,7 @@ from digestbot.settings import Category
 
 WORDS: tuple[int, ...] = (16, 32, 64, 128)
 KINDS: tuple[Kind, ...] = ("query", "passage")
-KEYWORD_WEIGHTS: tuple[float, ...] = (0.0, 0.75, 1.5)
+KEYWORD_WEIGHTS: tuple[float, ...] = (0.0, 0.75, 1.5, 3.0)
 BOOTSTRAP = 2000
 SEED = 12
 

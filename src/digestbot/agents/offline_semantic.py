@@ -42,6 +42,9 @@ class SemanticParams:
     # papers: the median nearest similarity of 40 off-topic recorded items (non-LLM arXiv abstracts,
     # Swift articles from Zenn) was 0.829.
     min_similarity: float = 0.83
+    # ...or its lead over the other categories (in standard deviations) below this: 2.2 is the 90th
+    # percentile of the same off-topic items (median 1.75; clearly typed test papers: 1.8-3.2).
+    min_lead: float = 2.2
     strong_similarity: float = 0.90  # a nearest prototype this close counts as a strong match (relevance 5)
     full_margin: float = 1.0  # a lead of this many standard deviations = full confidence
     secondary_gap: float = 0.35  # secondary categories within this of the primary's score
@@ -88,24 +91,29 @@ def decide(
     sims = np.array([evidence.similarity[i] for i in live], dtype=np.float64)
     spread = float(sims.std()) or 1.0
     keyword = [keyword_evidence(evidence.keywords[i], evidence.title_hit[i], params) for i in live]
-    combined = [
-        (s - float(sims.mean())) / spread + params.keyword_weight * k
-        for s, k in zip(sims, keyword, strict=True)
-    ]
+    standard = [(float(s) - float(sims.mean())) / spread for s in sims]
+    combined = [z + params.keyword_weight * k for z, k in zip(standard, keyword, strict=True)]
     ranked = sorted(range(len(live)), key=lambda j: (-combined[j], j))
     if not ranked:
         return _no_fit(item_id, other, "no categories")
     best = ranked[0]
     best_sim = float(sims[best])
-    if best_sim < params.min_similarity and not any(keyword):
-        return _no_fit(item_id, other, f"nearest prototype {best_sim:.3f} < {params.min_similarity}")
+    if not any(keyword):
+        if best_sim < params.min_similarity:
+            return _no_fit(item_id, other, f"nearest prototype {best_sim:.3f} < {params.min_similarity}")
+        if max(standard) < params.min_lead:
+            return _no_fit(
+                item_id, other, f"no category stands out ({max(standard):.2f} < {params.min_lead})"
+            )
     margin = combined[best] - combined[ranked[1]] if len(ranked) > 1 else params.full_margin
     confidence = round(min(0.95, 0.3 + 0.65 * min(1.0, max(0.0, margin) / params.full_margin)), 2)
     span = params.strong_similarity - params.min_similarity
     strength = max(keyword[best], min(1.0, max(0.0, (best_sim - params.min_similarity) / span)))
-    secondary = [
-        categories[live[j]].id for j in ranked[1:] if combined[j] >= combined[best] - params.secondary_gap
-    ][: params.max_secondary]
+    secondary = [  # close behind, or backed by keywords among the runners-up
+        categories[live[j]].id
+        for j in ranked[1 : 1 + params.max_secondary]
+        if combined[j] >= combined[best] - params.secondary_gap or keyword[j] >= 0.5
+    ]
     index = live[best]
     return Classification(
         item_id=item_id,
