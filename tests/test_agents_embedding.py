@@ -61,8 +61,16 @@ def settings() -> Settings:
 
 def test_the_model_embeds_english_and_japanese_alike():
     """Each English sentence's nearest Japanese sentence is its translation (normalised 384-d rows)."""
-    english = ["Quantization makes models smaller.", "A survey of jailbreak attacks.", "Agents that use tools."]
-    japanese = ["量子化でモデルを小さくする。", "ジェイルブレイク攻撃のサーベイ。", "ツールを使うエージェント。"]
+    english = [
+        "Quantization makes models smaller.",
+        "A survey of jailbreak attacks.",
+        "Agents that use tools.",
+    ]
+    japanese = [
+        "量子化でモデルを小さくする。",
+        "ジェイルブレイク攻撃のサーベイ。",
+        "ツールを使うエージェント。",
+    ]
     en, ja = shared_embedder().embed(english, "passage"), shared_embedder().embed(japanese, "passage")
     assert (3, 384) == en.shape
     assert np.allclose(np.linalg.norm(en, axis=1), 1.0, atol=1e-3)
@@ -73,17 +81,23 @@ async def test_a_second_run_embeds_nothing(settings, tmp_path):
     """Items and prototypes are embedded once; a new process (new embedder) reads them from the store."""
     engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
     first = Counting()
-    await OfflineAgents(settings, cache=ResultCache(engine), embedder=first).classify(ITEMS, settings.categories)
+    await OfflineAgents(settings, cache=ResultCache(engine), embedder=first).classify(
+        ITEMS, settings.categories
+    )
     assert first.embedded > len(ITEMS)  # the items and every prototype
     again = Counting()
-    await OfflineAgents(settings, cache=ResultCache(engine), embedder=again).classify(ITEMS, settings.categories)
+    await OfflineAgents(settings, cache=ResultCache(engine), embedder=again).classify(
+        ITEMS, settings.categories
+    )
     assert 0 == again.embedded
     longer = Counting()
     agents = OfflineAgents(
         settings, cache=ResultCache(engine), embedder=longer, semantic=SemanticParams(words=32)
     )
     await agents.classify(ITEMS, settings.categories)
-    assert len(ITEMS) == longer.embedded  # another input length: the items again, the prototypes from the store
+    assert (
+        len(ITEMS) == longer.embedded
+    )  # another input length: the items again, the prototypes from the store
 
 
 def test_the_cache_keys_hold_the_model_and_the_input_length(tmp_path):

@@ -41,7 +41,7 @@ def evidence(
 
 
 def test_a_single_generic_keyword_does_not_decide_against_a_clear_embedding(categories):
-    """"efficient" once in the abstract (efficiency) loses to an item that is clearly about retrieval."""
+    """ "efficient" once in the abstract (efficiency) loses to an item that is clearly about retrieval."""
     ev = evidence(categories, {"rag": 0.90}, {"efficiency": {"efficient": 3.0}})
     assert "rag" == decide(ev, categories, "other", PARAMS).primary
 

@@ -172,6 +172,10 @@ class SemanticClassifier:
         self._texts = flat
         self._vectors = vectors
 
+    @property
+    def prototype_count(self) -> int:
+        return len(self._texts)
+
     def evidence(
         self, items: Sequence[Item], words: int | None = None, kind: Kind | None = None
     ) -> list[Evidence]:
