@@ -182,6 +182,13 @@ def register(app: typer.Typer) -> None:
         offline: Annotated[
             bool, typer.Option("--offline", help="Use the offline heuristic agents even if a model is set.")
         ] = False,
+        loo: Annotated[
+            bool,
+            typer.Option(
+                "--loo/--no-loo",
+                help="Offline: also the classifier's leave-one-out figures (embeds 8× per paper).",
+            ),
+        ] = True,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N papers.")] = None,
         json_out: Annotated[
             Path | None, typer.Option("--json", help="Also write the full report here.")
@@ -247,8 +254,7 @@ def register(app: typer.Typer) -> None:
         console.print(_confusion(report, settings))
         guard_stats = blurb_guard_stats(report.outcomes, papers, report.limit)
         console.print(_guard_table(guard_stats))
-
-        if isinstance(agents, OfflineAgents) and len(papers) > 1:
+        if loo and isinstance(agents, OfflineAgents) and len(papers) > 1:
             _print_loo(console, agents, settings, papers, mapping)
         if json_out is not None:
             _write_json(json_out, {**report.to_dict(), "guards": guard_stats})
