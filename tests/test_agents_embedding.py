@@ -5,16 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import build_item
 
 from digestbot.agents.embedding import EmbeddingCache, Kind, Vectors, clip_words, item_input, shared_embedder
 from digestbot.agents.offline import OfflineAgents
 from digestbot.agents.offline_semantic import SemanticParams
-from digestbot.domain import Item, SourceName
+from digestbot.domain import Item
 from digestbot.settings import Settings, load_settings
 from digestbot.store.cache import ResultCache
 from digestbot.store.schema import open_engine
@@ -35,16 +35,7 @@ class Counting:
 
 
 def paper(n: int, title: str, text: str) -> Item:
-    when = datetime(2025, 11, 17, tzinfo=UTC)
-    return Item(
-        id=f"arxiv:2511.{n:05d}",
-        source=SourceName.ARXIV,
-        url=f"https://arxiv.org/abs/2511.{n:05d}",
-        title=title,
-        text=text,
-        published=when,
-        updated=when,
-    )
+    return build_item(f"arxiv:2511.{n:05d}", title=title, text=text)
 
 
 ITEMS = [
