@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,28 @@ def repo_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_offline_eval_on_the_dev_set_prints_accuracy() -> None:
-    """`digestbot eval --offline evals/papers-dev.jsonl` exits 0 and prints accuracy and confusion rows."""
-    result = CliRunner().invoke(app, ["eval", "--offline", str(DEV_SET)])
-    expected = (0, True, True)
+    """`digestbot eval --offline --no-loo FILE` exits 0 and prints accuracy and confusion rows only."""
+    result = CliRunner().invoke(app, ["eval", "--offline", "--no-loo", str(DEV_SET)])
+    expected = (0, True, True, False)
     assert expected == (
         result.exit_code,
         "accuracy" in result.output,
         "RAG/ロングコンテキスト" in result.output,
+        "LOO accuracy" in result.output,
     )
+
+
+def test_offline_eval_prints_leave_one_out_figures_with_intervals() -> None:
+    """By default the offline eval adds LOO accuracy (Wilson) and macro-F1 (bootstrap) with intervals."""
+    result = CliRunner(env={"COLUMNS": "120"}).invoke(
+        app, ["eval", "--offline", "--limit", "4", str(DEV_SET)]
+    )
+    assert 0 == result.exit_code
+    assert re.search(
+        r"LOO accuracy \(Wilson\) +│ +[01]\.\d{3} \(\d/4\) \[0\.\d\d, [01]\.\d\d\]", result.output
+    )
+    assert re.search(r"LOO macro-F1 \(bootstrap\) +│ +[01]\.\d{3} \[[01]\.\d\d, [01]\.\d\d\]", result.output)
+    assert "chosen on all papers" in result.output
 
 
 def test_json_report_and_limit(tmp_path: Path) -> None:

@@ -302,7 +302,7 @@ def run_digest(
             guidance = load_guidance(
                 store.engine, now=now, days=feedback.guidance_days, examples=feedback.guidance_examples
             )
-        base_agents = agents or build_agents(settings, guidance=guidance)
+        base_agents = agents or build_agents(settings, guidance=guidance, cache=ResultCache(store.engine))
         cached = CachedAgents(base_agents, ResultCache(store.engine), context=prompt_context_hash(settings))
         digest, results, dropped = asyncio.run(
             run_pipeline(

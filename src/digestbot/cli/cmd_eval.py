@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from digestbot.cli import settings_or_exit
 from digestbot.evaluation import (
     EvalError,
     EvalReport,
+    LabeledPaper,
     check_labels,
     load_category_map,
     load_papers,
@@ -24,6 +25,11 @@ from digestbot.evaluation import (
 )
 from digestbot.judge_bench import JudgeBenchReport, blurb_guard_stats, load_defects, run_judge_bench
 from digestbot.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from digestbot.agents.offline import OfflineAgents
+    from digestbot.agents.offline_semantic import SemanticParams
+    from digestbot.evaluation_loo import LooReport
 
 
 def _summary(report: EvalReport) -> Table:
@@ -127,6 +133,48 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     typer.echo(f"report written to {path}")
 
 
+def _loo_table(report: LooReport, shipped: SemanticParams) -> Table:
+    """The offline classifier's leave-one-out figures (knobs chosen on the other papers each time)."""
+    from digestbot.evaluation_loo import knobs
+
+    lo, hi = report.accuracy_ci
+    f_lo, f_hi = report.macro_f1_ci
+    table = Table(title=f"offline classifier, leave-one-out over {report.papers} papers (95 % intervals)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "LOO accuracy (Wilson)",
+        f"{report.accuracy:.3f} ({report.correct}/{report.papers}) [{lo:.2f}, {hi:.2f}]",
+    )
+    table.add_row("LOO macro-F1 (bootstrap)", f"{report.macro_f1:.3f} [{f_lo:.2f}, {f_hi:.2f}]")
+    for words, value in report.by_words.items():
+        table.add_row(f"LOO accuracy, {words} words", f"{value:.3f}")
+    for chosen, count in report.chosen_counts.items():
+        table.add_row("chosen in folds", f"{chosen} ×{count}")
+    table.add_row("chosen on all papers", knobs(report.chosen_all))
+    table.add_row("shipped defaults", knobs(shipped))
+    return table
+
+
+def _print_loo(
+    console: Console,
+    agents: OfflineAgents,
+    settings: Settings,
+    papers: list[LabeledPaper],
+    mapping: dict[str, tuple[str, ...]],
+) -> None:
+    from digestbot.agents.offline_classify import category_model
+    from digestbot.agents.offline_semantic import SemanticClassifier
+    from digestbot.evaluation_loo import leave_one_out
+
+    other = settings.app.pipeline.other_category or None
+    model = category_model(settings.categories, other)
+    classifier = SemanticClassifier(model, agents.embeddings(), agents.semantic)
+    console.print(
+        _loo_table(leave_one_out(classifier, settings.categories, papers, mapping), agents.semantic)
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
@@ -134,6 +182,13 @@ def register(app: typer.Typer) -> None:
         offline: Annotated[
             bool, typer.Option("--offline", help="Use the offline heuristic agents even if a model is set.")
         ] = False,
+        loo: Annotated[
+            bool,
+            typer.Option(
+                "--loo/--no-loo",
+                help="Offline: also the classifier's leave-one-out figures (embeds 8× per paper).",
+            ),
+        ] = True,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N papers.")] = None,
         json_out: Annotated[
             Path | None, typer.Option("--json", help="Also write the full report here.")
@@ -199,5 +254,7 @@ def register(app: typer.Typer) -> None:
         console.print(_confusion(report, settings))
         guard_stats = blurb_guard_stats(report.outcomes, papers, report.limit)
         console.print(_guard_table(guard_stats))
+        if loo and isinstance(agents, OfflineAgents) and len(papers) > 1:
+            _print_loo(console, agents, settings, papers, mapping)
         if json_out is not None:
             _write_json(json_out, {**report.to_dict(), "guards": guard_stats})

