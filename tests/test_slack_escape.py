@@ -37,10 +37,29 @@ def test_escape_replaces_only_the_three_control_characters() -> None:
 
 
 def test_defang_broadcasts_case_insensitively() -> None:
-    """@channel/@here/@everyone get a full-width ＠; look-alikes stay as they are."""
-    assert defang("@channel @Here @EVERYONE @channels mail@here.com") == (
-        "＠channel ＠Here ＠EVERYONE @channels mail＠here.com"
+    """@channel/@here/@everyone get a full-width ＠, wherever they stand; other mentions stay."""
+    assert defang("@channel @Here @EVERYONE @channels mail@here.com @team @her") == (
+        "＠channel ＠Here ＠EVERYONE ＠channels mail＠here.com @team @her"
     )
+
+
+GLUED = ["@here全員", "@channelです", "@everyone_all", "お知らせ@here!", "x@Channel1"]
+
+
+@pytest.mark.parametrize("glued", GLUED)
+def test_defang_broadcasts_glued_to_the_next_word(glued: str) -> None:
+    """Japanese text puts no space after a word: a glued @here/@channel/@everyone is defanged too."""
+    assert "@" not in clean(glued) and "＠" in clean(glued)
+
+
+@given(
+    before=st.text(max_size=10),
+    word=st.sampled_from(["channel", "here", "everyone", "HERE", "Channel"]),
+    after=st.text(max_size=10),
+)
+def test_no_broadcast_survives_clean_whatever_surrounds_it(before: str, word: str, after: str) -> None:
+    """Property: whatever text is around @channel/@here/@everyone, clean() leaves no ASCII-@ broadcast."""
+    assert re.search(r"@(?:channel|here|everyone)", clean(before + "@" + word + after), re.I) is None
 
 
 def test_clean_neutralises_injected_mentions_and_links() -> None:

@@ -367,13 +367,18 @@ def mrkdwn_texts(blocks: Any) -> Iterator[str]:
             yield from mrkdwn_texts(value)
 
 
-OUR_LINK = re.compile(r"<(https://(?:arxiv\.org|qiita\.example|zenn\.dev|[a-z]+\.example)/[^|<> ]*)\|[^<>]*>")
+# the hosts of the items the tests serve (and Slack's own permalinks); any other link is injected
+OUR_HOSTS = (
+    r"(?:arxiv\.org|arxiv\.example|qiita\.com|qiita\.example|zenn\.dev|zenn\.example|[a-z0-9-]+\.slack\.com)"
+)
+OUR_LINK = re.compile(rf"<(https://{OUR_HOSTS}/[^|<> ]*)\|[^<>]*>")
+BROADCAST = re.compile(r"@(?:channel|here|everyone)", re.IGNORECASE)  # glued or not (`@here全員`)
 
 
 def unsafe_parts(text: str) -> list[str]:
     """Anything Slack would treat as markup that is not one of our own item links."""
     rest = OUR_LINK.sub("", text)
     found = re.findall(r"<[^>]*>?", rest)
-    found += re.findall(r"(?<![＠\w])@(?:channel|here|everyone)\b", rest, flags=re.IGNORECASE)
+    found += BROADCAST.findall(rest)
     found += [ch for ch in rest if ch in BIDI_AND_ZERO_WIDTH]
     return found

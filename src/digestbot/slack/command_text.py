@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from digestbot.runner import RunError
 from digestbot.settings import Category, Settings
 from digestbot.slack.errors import SlackDeliveryError
+from digestbot.slack.escape import clean_inline
 from digestbot.slack.publish import is_channel_id
 from digestbot.store import StoreError
 
@@ -70,7 +71,8 @@ def categories_text(categories: Sequence[Category]) -> str:
 
 def unknown_word(word: str, categories: Sequence[Category]) -> str:
     ids = "、".join(f"`{c.id}`" for c in categories)
-    return f"「{word}」は期間（例: `3d`）でもカテゴリでもありません。カテゴリは {ids} から選んでください。"
+    said = clean_inline(word)  # the asker's own words, echoed: never a mention or a link
+    return f"「{said}」は期間（例: `3d`）でもカテゴリでもありません。カテゴリは {ids} から選んでください。"
 
 
 def channel_refused(allowed: Sequence[str]) -> str:

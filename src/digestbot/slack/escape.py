@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 ELLIPSIS = "…"
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+# wherever it stands: Japanese text glues the next word on (`@here全員`, `@channelです`), `_` too
+_BROADCAST = re.compile(r"@(?=channel|here|everyone)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _URL_SPECIALS = str.maketrans({"|": "%7C", "<": "%3C", ">": "%3E", '"': "%22", "`": "%60"})
 # a cut must not leave a joiner or a variation selector dangling at the end
@@ -34,7 +35,8 @@ def escape(text: str) -> str:
 
 
 def defang(text: str) -> str:
-    """`@channel`, `@here`, `@everyone` -> `＠channel`…, so they can never notify anyone."""
+    """`@channel`, `@here`, `@everyone` -> `＠channel`…, so they can never notify anyone; also glued
+    to what follows (`@here全員`, `@everyone_all`): no word boundary is needed to defang them."""
     return _BROADCAST.sub("＠", text)
 
 
