@@ -17,10 +17,12 @@ from digestbot.domain import Digest, DigestEntry, DigestSection, Item, Scores, S
 from digestbot.settings import SlackConfig
 from digestbot.slack.publish import SlackPublisher
 from digestbot.slack.render import render_digest
+from digestbot.testing.openai_server import Refusal
 from digestbot.testing.slack_server import SlackServer
 from reliability.harness import (
     BIDI_AND_ZERO_WIDTH,
     CHANNEL_ID,
+    DAYS,
     VERDICT,
     Stack,
     arxiv_entry,
@@ -201,3 +203,27 @@ def test_any_text_is_posted_inert_and_within_slacks_limits(
         for text in [str(request.body.get("text", "")), *mrkdwn_texts(request.body.get("blocks"))]:
             problems += unsafe_parts(text)
     assert [] == problems
+
+
+# --- outside text on the terminal -------------------------------------------------------------------------
+
+RICH_MARKUP = "[/bold] [link=https://evil.example/phish]click[/link] [red]"
+
+
+def test_rich_markup_in_titles_and_a_model_refusal_is_printed_as_text(stack: Stack) -> None:
+    """`digestbot run` prints a title and a model refusal holding rich markup literally and exits 0
+    (was: `MarkupError`, exit 1, after the digest was posted)."""
+    title = f"LLM retrieval {RICH_MARKUP} paper"
+    stack.set_arxiv([arxiv_entry(1, title), arxiv_entry(2, "LLM memory with rerankers")])
+    stack.model.on("Blurb", "LLM memory", Refusal(f"I refuse {RICH_MARKUP}"))
+
+    result = stack.cli("run", *DAYS)
+
+    expected = (0, None, 1, True, True)
+    assert expected == (
+        result.exit_code,
+        result.exception if not isinstance(result.exception, SystemExit) else None,
+        len(stack.top_level()),
+        f"I refuse {RICH_MARKUP}" in result.stdout,  # the held-back line quotes the refusal as it is
+        RICH_MARKUP in result.stdout,  # and the digest printed on the terminal shows the title as it is
+    )

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from digestbot.cli import settings_or_exit
+from digestbot.cli.console import console
 from digestbot.cli.progress import PipelineProgress
 from digestbot.cli.report import print_outcome
 from digestbot.runner import RunError, run_digest
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         from digestbot.demo import DEMO_WINDOW, demo_servers, demo_settings
 
         base = settings_or_exit()
-        err = Console(stderr=True)
+        err = console(stderr=True)
         err.print(
             "demo: serving bundled sample data (18 real arXiv LLM papers, a recorded Zenn feed) "
             "on 127.0.0.1; "

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from digestbot.agents.base import Agents
 from digestbot.cli import settings_or_exit
+from digestbot.cli.console import console, plain_column
 from digestbot.evaluation import (
     EvalError,
     EvalReport,
@@ -27,6 +27,8 @@ from digestbot.judge_bench import JudgeBenchReport, blurb_guard_stats, load_defe
 from digestbot.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from digestbot.agents.offline import OfflineAgents
     from digestbot.agents.offline_semantic import SemanticParams
     from digestbot.evaluation_loo import LooReport
@@ -122,7 +124,7 @@ def _judge_bench(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     report = asyncio.run(run_judge_bench(agents, settings, rows, mapping))
-    Console().print(_judge_table(report))
+    console().print(_judge_table(report))
     if json_out is not None:
         _write_json(json_out, report.to_dict())
 
@@ -237,11 +239,11 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         progress = Progress(
-            TextColumn("eval"),
+            plain_column("eval"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             transient=True,
         )
         with progress:
@@ -249,12 +251,12 @@ def register(app: typer.Typer) -> None:
             report = asyncio.run(
                 run_eval(agents, settings, papers, mapping, on_progress=lambda n: progress.advance(task, n))
             )
-        console = Console()
-        console.print(_summary(report))
-        console.print(_confusion(report, settings))
+        out = console()
+        out.print(_summary(report))
+        out.print(_confusion(report, settings))
         guard_stats = blurb_guard_stats(report.outcomes, papers, report.limit)
-        console.print(_guard_table(guard_stats))
+        out.print(_guard_table(guard_stats))
         if loo and isinstance(agents, OfflineAgents) and len(papers) > 1:
-            _print_loo(console, agents, settings, papers, mapping)
+            _print_loo(out, agents, settings, papers, mapping)
         if json_out is not None:
             _write_json(json_out, {**report.to_dict(), "guards": guard_stats})

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from digestbot.cli import settings_or_exit
+from digestbot.cli.console import console as make_console
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +17,6 @@ def register(app: typer.Typer) -> None:
         days: Annotated[int, typer.Option("--days", min=1, help="Votes changed in the last N days.")] = 90,
     ) -> None:
         """Summarize the team's votes, and show the examples the judge currently gets as guidance."""
-        from rich.console import Console
         from rich.table import Table
 
         from digestbot.feedback import load_guidance, summarize
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         except StoreError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
-        console = Console()
+        console = make_console()
         console.print(f"{summary.total} votes by {summary.voters} readers in the last {days} days")
         for title, tallies in (("category", summary.by_category), ("source", summary.by_source)):
             table = Table(title=f"by {title}")

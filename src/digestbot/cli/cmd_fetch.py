@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TimeElapsedColumn
 from rich.table import Table
 
 from digestbot.cli import settings_or_exit
+from digestbot.cli.console import console, plain_column
 from digestbot.domain import SourceName, Window
 from digestbot.ingest import IngestReport, SourceReport, fetch_window
 from digestbot.settings import Settings, redact_url
@@ -78,13 +79,13 @@ def _usage_error(message: str) -> typer.Exit:
 class _ProgressDisplay:
     """One spinner line per source, updated after every stored batch."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, out: Console) -> None:
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description:<6}"),
-            TextColumn("{task.fields[status]}"),
+            plain_column("{task.description:<6}", style="bold"),
+            plain_column("{task.fields[status]}"),
             TimeElapsedColumn(),
-            console=console,
+            console=out,
         )
         self._tasks: dict[SourceName, TaskID] = {}
 
@@ -157,7 +158,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         with store:
             report = _run(settings, store, window, names)
-        Console().print(_summary(report, settings.app.general.timezone))
+        console().print(_summary(report, settings.app.general.timezone))
         _print_notes(report)
         for row in report.failed:
             cause = (row.failure or "").removeprefix(f"{row.source.value}: ")
@@ -169,16 +170,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(settings: Settings, store: ItemStore, window: Window, names: list[SourceName]) -> IngestReport:
-    console = Console(stderr=True)
+    err = console(stderr=True)
     tz = settings.app.general.timezone
-    console.print(
+    err.print(
         f"fetching {window.label(tz)} ({tz}) from {', '.join(n.value for n in names)} "
         f"into {redact_url(settings.store_url)}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-    display = _ProgressDisplay(console)
+    display = _ProgressDisplay(err)
     with display.progress:
         try:
             return fetch_window(settings, store, window, names=names, on_progress=display)

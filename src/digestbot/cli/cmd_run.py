@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from digestbot.cli import settings_or_exit
 from digestbot.cli.cmd_fetch import resolve_window
 from digestbot.cli.cmd_post import EXIT_REFUSED
+from digestbot.cli.console import console
 from digestbot.cli.progress import PipelineProgress
 from digestbot.cli.report import print_outcome
 from digestbot.digest_json import LATEST, digests_dir
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         except (ValueError, ConfigError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
-        err = Console(stderr=True)
+        err = console(stderr=True)
         mode = "offline mode (heuristic agents)" if settings.offline else settings.app.llm.model
         err.print(f"digest {window.label(settings.app.general.timezone)} · {mode}", highlight=False)
         try:

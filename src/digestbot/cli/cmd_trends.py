@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from digestbot.cli import settings_or_exit
+from digestbot.cli.console import console
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -52,7 +53,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Print the weekly table of kept items per category (posted digests) and save the chart."""
-        from rich.console import Console
 
         from digestbot.chart import ChartError, render_chart, save_chart
         from digestbot.digest_json import digests_dir
@@ -73,9 +73,9 @@ def register(app: typer.Typer) -> None:
         except StoreError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
-        console = Console()
-        grid, hidden = weekly_grid(table, tz, width=console.width)
-        console.print(grid)
+        out = console()
+        grid, hidden = weekly_grid(table, tz, width=out.width)
+        out.print(grid)
         if hidden:
             typer.echo(f"（古い{hidden}週は幅に入らないため省略: 全{weeks}週はチャートに、または広い端末で）")
         try:

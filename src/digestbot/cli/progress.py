@@ -9,9 +9,10 @@ from rich.progress import (
     Progress,
     SpinnerColumn,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
 )
+
+from digestbot.cli.console import console, plain_column
 
 STAGES = {"classify": "分類 classify", "summarize": "要約 summarize", "judge": "審査 judge"}
 
@@ -19,14 +20,14 @@ STAGES = {"classify": "分類 classify", "summarize": "要約 summarize", "judge
 class PipelineProgress:
     """Receives the graph's `on_progress(stage, n)` events and draws bars on stderr."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, out: Console | None = None) -> None:
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description:<16}"),
+            plain_column("{task.description:<16}", style="bold"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console or Console(stderr=True),
+            console=out or console(stderr=True),
             transient=False,
         )
         self.tasks: dict[str, TaskID] = {}

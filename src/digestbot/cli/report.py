@@ -6,9 +6,10 @@ from collections import Counter
 
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from digestbot.cli.console import console as make_console
 from digestbot.digest_markdown import to_markdown
 from digestbot.domain import LeftOut
 from digestbot.run_health import KIND_LABEL
@@ -61,8 +62,8 @@ def print_left_out(outcome: RunOutcome, out: Console) -> None:
     )
     for item in (i for i in left if i.status == "held_back"):
         out.print(
-            f"  [yellow]held back[/] {escape(item.item_id)} ({item.stage}): {escape(item.reason)}",
-            highlight=False,
+            Text.assemble(("  held back", "yellow"), f" {item.item_id} ({item.stage}): {item.reason}"),
+            soft_wrap=True,
         )
     best = sorted((i for i in left if i.score is not None), key=lambda i: (-(i.score or 0), i.item_id))
     if not best:
@@ -72,7 +73,7 @@ def print_left_out(outcome: RunOutcome, out: Console) -> None:
         table.add_column(column, justify="right" if column == "score" else "left")
     for item in best[:BEST_LEFT_OUT]:
         why = f"{item.stage}: {item.reason}"
-        table.add_row(escape(item.title[:60]), escape(item.category), _score(item), escape(why[:120]))
+        table.add_row(item.title[:60], item.category, _score(item), why[:120])
     out.print(table)
 
 
@@ -81,13 +82,15 @@ def print_incidents(outcome: RunOutcome, out: Console) -> None:
     for incident in outcome.usage.incidents:
         label = KIND_LABEL.get(incident.kind, incident.kind)
         out.print(
-            f"  [yellow]{incident.agent} {label}[/] {escape(incident.item_id)}: {escape(incident.detail)}",
-            highlight=False,
+            Text.assemble(
+                (f"  {incident.agent} {label}", "yellow"), f" {incident.item_id}: {incident.detail}"
+            ),
+            soft_wrap=True,
         )
 
 
 def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
-    out = console or Console()
+    out = console or make_console()
     out.print(Markdown(to_markdown(outcome.digest)))
     stats = outcome.stats()
     prefiltered = ", ".join(f"{rule} {n}" for rule, n in outcome.prefilter_dropped.items() if n) or "0"
@@ -101,14 +104,17 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
     print_left_out(outcome, out)
     print_incidents(outcome, out)
     for flagged in stats["flagged"][:10]:
-        out.print(f"  [yellow]flagged[/] {flagged['item_id']}: {escape(flagged['reason'])}", highlight=False)
+        out.print(
+            Text.assemble(("  flagged", "yellow"), f" {flagged['item_id']}: {flagged['reason']}"),
+            soft_wrap=True,
+        )
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
         out.print(f"wrote {kind}: {path}", highlight=False)
     if outcome.trends_note:
         out.print(f"trends: {outcome.trends_note}", highlight=False)
     for warning in outcome.warnings():
-        out.print(f"[bold red]WARNING[/] {escape(warning)}", highlight=False)
+        out.print(Text.assemble(("WARNING", "bold red"), f" {warning}"), soft_wrap=True)
     delivery = outcome.delivery
     if delivery is not None:
         line = f"Slack: {delivery.action} to {delivery.channel} ({delivery.messages} message(s))"
