@@ -121,3 +121,18 @@ def test_admin_message_needs_an_admin_channel(loader: Callable[[], Settings], sl
         update={"slack": settings.app.slack.model_copy(update={"admin_channel": ""})}
     )
     assert (False, []) == (post_admin_message(settings.model_copy(update={"app": app}), "x"), slack.requests)
+
+
+def test_an_admin_alert_never_carries_a_secret_value(
+    folder: Path, slack: SlackServer, tmp_path: Path
+) -> None:
+    """An alert quoting the bot token or the LLM key (a provider's words) reaches Slack with `***`."""
+    env = worker_environ(folder, tmp_path / "data", "sqlite://", slack.api_url, bot_token=slack.token)
+    settings = load_settings(
+        folder, env | {"DIGESTBOT_LLM_API_KEY": "sk-alert-key-123"}, env_file=tmp_path / "x"
+    )
+
+    sent = post_admin_message(settings, f"failed: Incorrect API key sk-alert-key-123 (token {slack.token})")
+
+    text = slack.messages(RANDOM_ID)[0]["text"]
+    assert (True, "failed: Incorrect API key *** (token ***)") == (sent, text)

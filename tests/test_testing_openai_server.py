@@ -155,3 +155,42 @@ def test_refusal_is_sent_as_the_refusal_field_without_content() -> None:
         message = post(server, JSON_SCHEMA_REQUEST).json()["choices"][0]["message"]
     expected = (None, "お手伝いできません")
     assert expected == (message["content"], message["refusal"])
+
+
+def test_echo_key_fault_quotes_the_authorization_key_with_the_status_asked() -> None:
+    """A provider error (400/403/500) whose message quotes the key the client sent."""
+    with OpenAIServer(by_schema({"Blurb": [{"blurb": "ok"}]})) as server:
+        for status in (400, 403, 500):
+            server.fault("echo_key", status=status)
+        headers = {"authorization": "Bearer sk-echoed-1234"}
+        url = f"{server.base_url}/chat/completions"
+        responses = [httpx.post(url, json=JSON_SCHEMA_REQUEST, headers=headers, timeout=5) for _ in range(3)]
+    expected = ([400, 403, 500], [True, True, True])
+    assert expected == (
+        [r.status_code for r in responses],
+        ["sk-echoed-1234" in r.json()["error"]["message"] for r in responses],
+    )
+
+
+def test_a_matched_fault_waits_for_the_request_that_contains_its_text() -> None:
+    """`match` serves the fault only to a request whose messages contain the text."""
+    other = JSON_SCHEMA_REQUEST | {"messages": [{"role": "user", "content": "<title>victim</title>"}]}
+    with OpenAIServer(lambda request: {"blurb": "ok"}) as server:
+        server.fault("server_error", match="victim")
+        statuses = [post(server, JSON_SCHEMA_REQUEST).status_code, post(server, other).status_code]
+        statuses.append(post(server, other).status_code)
+    assert [200, 500, 200] == statuses
+
+
+def test_a_request_over_the_context_window_gets_openais_context_length_error() -> None:
+    """`max_request_chars`: longer messages get 400 `context_length_exceeded`; shorter ones an answer."""
+    long = JSON_SCHEMA_REQUEST | {"messages": [{"role": "user", "content": "x" * 500}]}
+    with OpenAIServer(lambda request: {"blurb": "ok"}, max_request_chars=200) as server:
+        short_status, refused = post(server, JSON_SCHEMA_REQUEST).status_code, post(server, long)
+    expected = (200, 400, "context_length_exceeded", "invalid_request_error")
+    assert expected == (
+        short_status,
+        refused.status_code,
+        refused.json()["error"]["code"],
+        refused.json()["error"]["type"],
+    )

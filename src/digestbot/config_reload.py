@@ -120,7 +120,8 @@ def post_admin_message(settings: Settings, message: str, *, client: WebClient | 
     )
     try:
         # alerts quote error text from outside (a model's refusal, a server's message): never markup
-        web.chat_postMessage(channel=channel, text=clean(message), unfurl_links=False, unfurl_media=False)
+        text = clean(settings.scrubber(message))  # and never a secret a provider's message quoted
+        web.chat_postMessage(channel=channel, text=text, unfurl_links=False, unfurl_media=False)
     except (SlackClientError, OSError) as exc:
         log.warning("could not post to the admin channel %s: %s", channel, type(exc).__name__)
         return False

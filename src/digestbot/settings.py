@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from digestbot.config_schema import (
     ZennConfig,
     is_loopback_url,
 )
+from digestbot.redaction import Scrubber, url_password
 
 
 class ConfigError(Exception):
@@ -124,6 +126,12 @@ class Settings(BaseModel):
     def store_url(self) -> str:
         return normalize_store_url(self.app.general.store_url, self.data_dir)
 
+    @cached_property
+    def scrubber(self) -> Scrubber:
+        """Masks every secret value (tokens, keys, the store's password) in text that leaves the process."""
+        urls = (self.app.general.store_url, self.store_url)
+        return Scrubber.of([*(s.get_secret_value() for _, s in self.secrets if s), *map(url_password, urls)])
+
     @property
     def offline(self) -> bool:
         return not self.app.llm.model
@@ -160,13 +168,13 @@ def normalize_store_url(url: str, data_dir: Path) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" not in url or "://" not in url:
+    """Hide a password in a database URL (also in one written without its scheme)."""
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    if "@" not in rest:
         return url
-    scheme, rest = url.split("://", 1)
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in creds else url
 
 
 def default_config_dir(environ: Mapping[str, str]) -> Path:

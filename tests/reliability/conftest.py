@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -54,18 +54,22 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def start_worker(stack: Stack) -> Iterator[Callable[[str], Worker]]:
+def start_worker(stack: Stack) -> Iterator[Callable[..., Worker]]:
+    """`start(name, extra_env=None)`: a `digestbot serve` subprocess on the stack's config, its output in
+    `<root>/<name>/serve.log`; killed at the end of the test if still running."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
     env |= {"DIGESTBOT_CONFIG_DIR": str(stack.config_dir), "SLACK_BOT_TOKEN": stack.slack.token}
     started: list[Worker] = []
 
-    def start(name: str) -> Worker:
+    def start(name: str, extra_env: Mapping[str, str] | None = None) -> Worker:
         folder = stack.root / name
         folder.mkdir()
         log = folder / "serve.log"
         with log.open("wb") as out:
             command = [sys.executable, "-m", "digestbot", "serve", "--grace", "10"]
-            proc = subprocess.Popen(command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                command, env=env | dict(extra_env or {}), cwd=folder, stdout=out, stderr=subprocess.STDOUT
+            )
         started.append(Worker(proc, log))
         return started[-1]
 

@@ -157,8 +157,10 @@ class LlmCaller:
         retries: int = 2,
         backoff_seconds: float = 2.0,
         sleep: Sleep = asyncio.sleep,
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self.llm = llm
+        self.scrub = scrub  # a provider's error text may quote the key it was sent (`Settings.scrubber`)
         self.usage = usage
         self.retries = retries
         self.backoff_seconds = backoff_seconds
@@ -202,7 +204,7 @@ class LlmCaller:
                 answer = parse_output(raw, schema)
             except UnusableOutput as second:
                 raise ModelOutputError(
-                    f"unusable model output after one repair request: {second.problem}"
+                    self.scrub(f"unusable model output after one repair request: {second.problem}")
                 ) from None
             for item_id in items:
                 self.usage.record(agent, item_id, "repaired", f"unusable answer: {first.problem}")
@@ -225,12 +227,12 @@ class LlmCaller:
                     result = await runnable.ainvoke(messages)
             except self._errors as exc:
                 if not _transient(exc) or attempt == attempts:
-                    raise AgentError(self._describe(exc, attempt)) from exc
+                    raise AgentError(self.scrub(self._describe(exc, attempt))) from None
                 wait = self.backoff_seconds * 2 ** (attempt - 1)
                 retry_after = _retry_after(exc)
                 if retry_after is not None:
                     if retry_after > MAX_RETRY_AFTER:
-                        raise AgentError(self._describe(exc, attempt)) from exc
+                        raise AgentError(self.scrub(self._describe(exc, attempt))) from None
                     wait = max(wait, retry_after)
                 await self.sleep(wait)
                 continue

@@ -130,7 +130,7 @@ class LlmAgents:
         # Built once: the result cache asks for a fingerprint per item, and building a schema is slow.
         self._schemas = {name: output_schema(spec.schema) for name, spec in self.specs.items()}
         self.usage = UsageReport(model=llm.model)
-        self._caller = LlmCaller(llm, self.usage, sleep=sleep)
+        self._caller = LlmCaller(llm, self.usage, sleep=sleep, scrub=settings.scrubber)
         limiter = InMemoryRateLimiter(requests_per_second=llm.requests_per_second, check_every_n_seconds=0.02)
         self._models: dict[str, tuple[BaseChatModel, str, float]] = {}
         built: dict[tuple[str, float], BaseChatModel] = {}

@@ -101,12 +101,22 @@ def _root() -> None:
     """The commands are added by `LazyGroup` (a group needs a callback when it registers none itself)."""
 
 
+def guarded_settings() -> Settings:
+    """Load the configuration and scrub its secret values from every log record from now on."""
+    from digestbot.redaction import install
+    from digestbot.settings import load_settings
+
+    settings = load_settings()
+    install(settings.scrubber)
+    return settings
+
+
 def settings_or_exit() -> Settings:
     """Load the configuration, or print the one-line problem and exit 2."""
-    from digestbot.settings import ConfigError, load_settings
+    from digestbot.settings import ConfigError
 
     try:
-        return load_settings()
+        return guarded_settings()
     except ConfigError as exc:
         typer.secho(f"config error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from digestbot.cli import guarded_settings
 from digestbot.settings import ConfigError
 
 
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        holder = ConfigHolder(notify=post_admin_message)
+        holder = ConfigHolder(guarded_settings, notify=post_admin_message)
         try:
             result = asyncio.run(run_until_signalled(holder, grace_seconds=grace))
         except ConfigError as exc:

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import feedparser
 import httpx
 
+from digestbot.redaction import Scrubber
 from digestbot.settings import HttpConfig
 from digestbot.sources.base import SourceError
 
@@ -254,26 +255,26 @@ class HttpFetcher:
         self, url: str, params: Mapping[str, str | int] | None, headers: dict[str, str]
     ) -> httpx.Response:
         where = describe_url(url)
-        secrets = [v for k, v in headers.items() if k.lower() in SECRET_HEADERS and v]
+        scrub = Scrubber.of(v for k, v in headers.items() if k.lower() in SECRET_HEADERS)
         retries = self._config.max_retries
         attempt = 0
         while True:
             try:
                 response = self._client.get(url, params=params, headers=headers)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                raise HttpError(_scrub(f"{where}: bad URL ({exc})", secrets), url=url) from None
+                raise HttpError(scrub(f"{where}: bad URL ({exc})"), url=url) from None
             except httpx.TransportError as exc:
-                cause = _scrub(_transport_cause(exc), secrets)
+                cause = scrub(_transport_cause(exc))
                 if attempt >= retries:
                     raise HttpError(f"{where}: {cause}{_plural(attempt)}", url=url) from None
                 delay = self._backoff(attempt)
             except httpx.HTTPError as exc:  # too many redirects, undecodable body: retrying will not help
-                raise HttpError(_scrub(f"{where}: {type(exc).__name__}: {exc}", secrets), url=url) from None
+                raise HttpError(scrub(f"{where}: {type(exc).__name__}: {exc}"), url=url) from None
             else:
                 status = response.status_code
                 if status < 400:
                     return response
-                detail = _scrub(_error_detail(response), secrets)
+                detail = scrub(_error_detail(response))
                 if not _retryable(status) or attempt >= retries:
                     message = f"{where}: HTTP {status}{_plural(attempt)}{detail}"
                     raise HttpError(message, url=url, status=status)
@@ -313,12 +314,3 @@ class HttpFetcher:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return max(0.0, (moment - self._now()).total_seconds())
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-        token = secret.split(" ", 1)[-1]
-        if len(token) >= 8:
-            text = text.replace(token, "***")
-    return text

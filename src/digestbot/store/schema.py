@@ -45,6 +45,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from digestbot.config_schema import store_url_problem
+from digestbot.redaction import Scrubber, url_password
 from digestbot.settings import redact_url
 
 
@@ -217,7 +218,8 @@ def create_store_engine(url: str) -> Engine:
             return engine
         return create_engine(parsed, json_serializer=_json_dumps, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
-        raise StoreConfigError(f"store URL {redact_url(url)!r} is not usable: {exc}") from None
+        detail = Scrubber.of([url_password(url)])(str(exc))  # the driver may quote the whole URL
+        raise StoreConfigError(f"store URL {redact_url(url)!r} is not usable: {detail}") from None
 
 
 def open_engine(url: str) -> Engine:

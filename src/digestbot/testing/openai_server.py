@@ -4,8 +4,9 @@ Answers come from a pluggable `responder(request_json) -> dict | str | Refusal`:
 structured answer (sent as JSON content for `response_format` requests, or as the arguments of the
 forced tool call for tool requests), a str is sent verbatim as the message content, a `Refusal` is
 sent as OpenAI's `message.refusal` with no content. Scripted faults (429, 500,
-malformed or schema-violating JSON, empty content, a delay longer than the client's timeout) are
-served first, in order. A latency hook and a requests-per-minute limit simulate a real provider.
+malformed or schema-violating JSON, empty content, a delay longer than the client's timeout, an error
+quoting the Authorization key) are served first, in order; `max_request_chars` is a context window.
+A latency hook and a requests-per-minute limit simulate a real provider.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Literal, Self
 
 Responder = Callable[[dict[str, Any]], "dict[str, Any] | str | Refusal"]
 MALFORMED = '{"oops": "truncated'
-FaultKind = Literal["rate_limit", "server_error", "malformed", "violation", "empty", "delay"]
+FaultKind = Literal["rate_limit", "server_error", "malformed", "violation", "empty", "delay", "echo_key"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Fault:
     kind: FaultKind
     retry_after: float = 0  # rate_limit: the Retry-After header, in seconds
     seconds: float = 0  # delay: how long to wait before answering
+    status: int = 400  # echo_key: the HTTP status of the error whose message quotes the Authorization key
+    match: tuple[str, ...] = ()  # served only to a request whose JSON holds all these texts (() = the next)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class _State:
     latency: Callable[[], float]
     requests_per_minute: int | None
     clock: Callable[[], float]
+    max_request_chars: int | None = None
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
     recent: deque[float] = field(default_factory=deque)
@@ -167,12 +171,14 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             number = next(state.ids)
             limited = self._over_limit(state)
-            fault = state.faults.popleft() if state.faults and limited is None else None
+            fault = _next_fault(state.faults, body) if limited is None else None
         if limited is not None:
             return _rate_limited(math.ceil(limited))
         delay = state.latency() + (fault.seconds if fault and fault.kind == "delay" else 0)
-        if delay > 0 and state.stopping.wait(delay):
-            return 503, {}, {"error": {"message": "server shutting down", "type": "server_error"}}
+        stopping = delay > 0 and state.stopping.wait(delay)
+        refused = self._refused(state, fault, body, stopping=stopping)
+        if refused is not None:
+            return refused
         if fault is None or fault.kind == "delay":
             try:
                 answer = state.responder(body)
@@ -180,6 +186,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return 500, {}, {"error": {"message": f"responder failed: {exc!r}", "type": "server_error"}}
             return 200, {}, completion(body, answer, number)
         return _faulty(fault, body, number)
+
+    def _refused(
+        self, state: _State, fault: Fault | None, body: dict[str, Any], *, stopping: bool
+    ) -> tuple[int, dict[str, str], dict[str, Any]] | None:
+        """Shutting down, an error quoting the key (scripted), over the context window, or None."""
+        if stopping:
+            return 503, {}, {"error": {"message": "server shutting down", "type": "server_error"}}
+        if fault is not None and fault.kind == "echo_key":
+            return _echo_key(fault.status, self.headers.get("authorization", ""))
+        size = len(json.dumps(body.get("messages", []), ensure_ascii=False))
+        if state.max_request_chars is not None and size > state.max_request_chars:
+            return _context_length_exceeded(size, state.max_request_chars)
+        return None
 
     @staticmethod
     def _over_limit(state: _State) -> float | None:
@@ -193,6 +212,16 @@ class _Handler(BaseHTTPRequestHandler):
             return 60 - (now - state.recent[0])
         state.recent.append(now)
         return None
+
+
+def _next_fault(faults: deque[Fault], body: Mapping[str, Any]) -> Fault | None:
+    """The first queued fault meant for this request (removed from the queue), else None."""
+    text = json.dumps(body, ensure_ascii=False) if faults else ""
+    for fault in faults:
+        if all(part in text for part in fault.match):
+            faults.remove(fault)
+            return fault
+    return None
 
 
 def _faulty(fault: Fault, body: dict[str, Any], number: int) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -212,6 +241,24 @@ def _faulty(fault: Fault, body: dict[str, Any], number: int) -> tuple[int, dict[
     else:
         message["content"] = MALFORMED
     return 200, {}, response
+
+
+def _echo_key(status: int, authorization: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """A provider error whose text quotes the key it was sent (as some proxies and providers do)."""
+    key = authorization.removeprefix("Bearer ").strip()
+    message = f"Incorrect API key provided: {key}. Authorization: {authorization}"
+    kind = {403: "permission_denied", 500: "server_error"}.get(status, "invalid_request_error")
+    return status, {}, {"error": {"message": message, "type": kind, "param": None, "code": "invalid_api_key"}}
+
+
+def _context_length_exceeded(size: int, limit: int) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """OpenAI's 400 for a prompt over the model's context window (sizes in characters here)."""
+    message = (
+        f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+        f"{size} tokens. Please reduce the length of the messages."
+    )
+    error = {"message": message, "type": "invalid_request_error", "param": "messages"}
+    return 400, {}, {"error": error | {"code": "context_length_exceeded"}}
 
 
 def _rate_limited(retry_after: float) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -235,12 +282,16 @@ class OpenAIServer:
         latency: Callable[[], float] | None = None,
         requests_per_minute: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_request_chars: int | None = None,
     ) -> None:
+        """`max_request_chars`: a context window; a request whose messages are longer (as JSON) gets
+        OpenAI's 400 `context_length_exceeded`."""
         self._state = _State(
             responder=responder or by_schema({}),
             latency=latency or (lambda: 0.0),
             requests_per_minute=requests_per_minute,
             clock=clock,
+            max_request_chars=max_request_chars,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -261,10 +312,26 @@ class OpenAIServer:
         """Bodies of the chat-completion requests received, in order."""
         return [r.body for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
 
-    def fault(self, kind: FaultKind, *, times: int = 1, retry_after: float = 0, seconds: float = 0) -> None:
-        """Queue `times` faults of `kind`; they are served before normal answers, in order."""
+    def fault(
+        self,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        retry_after: float = 0,
+        seconds: float = 0,
+        status: int = 400,
+        match: str | tuple[str, ...] = (),
+    ) -> None:
+        """Queue `times` faults of `kind`; they are served before normal answers, in order (with `match`,
+        only to requests whose JSON contains that text or all those texts: `("Blurb", title)`)."""
+        parts = (match,) if isinstance(match, str) else match
         with self._state.lock:
-            self._state.faults.extend([Fault(kind, retry_after, seconds)] * times)
+            self._state.faults.extend([Fault(kind, retry_after, seconds, status, parts)] * times)
+
+    def limit_context(self, max_request_chars: int | None) -> None:
+        """Set (or lift, with None) the context window enforced from the next request on."""
+        with self._state.lock:
+            self._state.max_request_chars = max_request_chars
 
     def start(self) -> Self:
         self._server = _Server(("127.0.0.1", 0), _Handler)
