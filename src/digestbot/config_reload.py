@@ -66,6 +66,8 @@ class ConfigHolder:
                 settings = self._pin_agents(settings)
             except ConfigError as exc:
                 return self._fall_back(str(exc))
+            except (OSError, UnicodeError) as exc:  # a file the loaders could not phrase: still an edit
+                return self._fall_back(f"{type(exc).__name__}: {exc}")
             if self._error is not None:
                 log.info("configuration is valid again; using it")
             self._last, self._error = settings, None

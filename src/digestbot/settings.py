@@ -184,14 +184,29 @@ def default_config_dir(environ: Mapping[str, str]) -> Path:
     return Path("config") if Path("config").is_dir() else defaults.CONFIG
 
 
+def utf8_text(path: Path, raw: bytes) -> str:
+    """A config or agent file's bytes as text (a leading BOM dropped); `ConfigError` naming the file,
+    the line and the byte position when they are not UTF-8 (e.g. a comment saved as Shift-JIS)."""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text: byte {exc.start} (line {line}, column {column}) is "
+            f"0x{raw[exc.start]:02x}; save the file as UTF-8 (not Shift-JIS/CP932)"
+        ) from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(utf8_text(path, path.read_bytes()))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found (set DIGESTBOT_CONFIG_DIR to your config folder)"
         ) from None
+    except OSError as exc:  # a folder in its place, no permission
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
@@ -308,4 +323,5 @@ __all__ = [
     "load_settings",
     "normalize_store_url",
     "redact_url",
+    "utf8_text",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digestbot.config_reload import ConfigHolder
+from digestbot.config_reload import ConfigHolder, post_admin_message
 from digestbot.settings import load_settings
 from reliability.harness import DAYS, ROOT, Stack
 
@@ -150,4 +150,76 @@ def test_a_running_worker_keeps_its_last_valid_config_and_reports_once(stack: St
         [s.app.llm.max_concurrency for s in during],
         len(told),
         "llm.max_concurrency" in told[0] and str(stack.config_dir / DIGESTBOT) in told[0],
+    )
+
+
+SHIFT_JIS_COMMENT = "# 週次ダイジェストの設定（Shift-JISで保存）\n".encode("shift_jis")
+NOT_UTF8 = {  # name: (the file a Shift-JIS comment is appended to, relative to the stack root)
+    "config-file": f"config/{DIGESTBOT}",
+    "categories-file": f"config/{CATEGORIES}",
+    "agent-prompt": "agents/summarizer.md",
+}
+
+
+def spoil_with_shift_jis(path: Path) -> int:
+    """Append a Shift-JIS comment; returns the byte position of its first non-UTF-8 byte."""
+    data = path.read_bytes()
+    path.write_bytes(data + b"\n" + SHIFT_JIS_COMMENT)
+    return len(data) + 1 + len(b"# ")
+
+
+@pytest.mark.parametrize("file", list(NOT_UTF8))
+def test_a_non_utf8_config_or_agent_file_is_one_line_naming_the_file_and_byte(
+    stack: Stack, file: str
+) -> None:
+    """`config check` (config files) and `run` (every file) exit 2 with one line naming the file and the
+    byte position (was: a `UnicodeDecodeError` traceback)."""
+    agents = stack.root / "agents"
+    shutil.copytree(ROOT / "agents", agents)
+    stack.env.setenv("DIGESTBOT_AGENTS_DIR", str(agents))
+    path = stack.root / NOT_UTF8[file]
+    position = spoil_with_shift_jis(path)
+
+    results = [stack.cli("run", *DAYS, "--dry-run")]
+    if file != "agent-prompt":  # `config check` reads the agent files once i14 extends it
+        results.append(stack.cli("config", "check"))
+
+    for result in results:
+        lines = [line for line in result.stderr.splitlines() if "error" in line]
+        expected = (2, None, True, True)
+        assert expected == (
+            result.exit_code,
+            None if isinstance(result.exception, SystemExit) else result.exception,
+            len(lines) == 1 and str(path) in lines[0],
+            f"not UTF-8 text: byte {position} " in lines[0],
+        ), result.output
+
+
+def test_a_running_worker_keeps_its_last_valid_config_when_a_file_turns_non_utf8(stack: Stack) -> None:
+    """A Shift-JIS comment saved into digestbot.toml, then into an agent prompt, while serving: the last
+    valid settings keep running and the admin channel is told once per problem, naming the file (was:
+    an uncaught `UnicodeDecodeError` in every job, no alert)."""
+    stack.configure(extra='admin_channel = "#admin"')
+    agents = stack.root / "agents"
+    shutil.copytree(ROOT / "agents", agents)
+    stack.env.setenv("DIGESTBOT_AGENTS_DIR", str(agents))
+    holder = ConfigHolder(load_settings, notify=post_admin_message)
+    good = holder.current()
+    config = stack.config_dir / DIGESTBOT
+    original = config.read_bytes()
+
+    spoil_with_shift_jis(config)
+    during = [holder.current(), holder.current()]
+    config.write_bytes(original)
+    spoil_with_shift_jis(agents / "judge.md")
+    during += [holder.current(), holder.current()]
+
+    posts = stack.slack.calls("chat.postMessage")
+    alerts = [str(r.body.get("text", "")) for r in posts if r.body.get("channel") == "#admin"]
+    expected = ([good] * 4, 2, True, True)
+    assert expected == (
+        during,
+        len(alerts),
+        str(config) in alerts[0] and "not UTF-8" in alerts[0],
+        str(agents / "judge.md") in alerts[1] and "not UTF-8" in alerts[1],
     )

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 
 from digestbot.agents.base import AGENT_NAMES
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
-from digestbot.settings import ConfigError
+from digestbot.settings import ConfigError, utf8_text
 
 if TYPE_CHECKING:  # langchain is imported by render() only: `config check` loads every spec quickly
     from langchain_core.messages import BaseMessage
@@ -206,10 +206,7 @@ def load_agent(path: Path) -> AgentSpec:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+    text = utf8_text(path, raw)
     data, body = _front_matter(path, text)
     _check_keys(path, data)
     fields = _typed(path, data)
