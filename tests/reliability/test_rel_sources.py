@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
-from digestbot.domain import SourceName
+from digestbot.domain import Item, SourceName, Window
 from digestbot.runner import run_digest
+from digestbot.store import ItemStore
 from digestbot.testing.arxiv_server import Reply, synthetic_entries
-from digestbot.testing.feed_server import Fault
+from digestbot.testing.feed_server import RSS, Fault
 from reliability.harness import (
     ARXIV_TITLES,
     DAYS,
     QIITA_FEED,
     QIITA_TITLES,
+    ROOT,
     WINDOW,
     ZENN_FEED,
     ZENN_TITLES,
@@ -26,6 +29,7 @@ from reliability.harness import (
 
 LABEL = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
 TITLES = {"arxiv": ARXIV_TITLES, "qiita": QIITA_TITLES, "zenn": ZENN_TITLES}
+DECEMBER_2023 = Window.between(date(2023, 12, 1), date(2023, 12, 31), "Asia/Tokyo")
 HTML_PAGE = b"<html><body><h1>Service Unavailable</h1></body></html>"
 
 
@@ -176,3 +180,77 @@ def test_ten_thousand_entries_from_one_source_finish_with_the_others(stack: Stac
         [r.error for r in stack.slack.requests if r.error],
     )
     assert len(stack.top_level()) >= 1
+
+
+# --- one invalid UTF-8 byte in one entry --------------------------------------------------------------
+
+ZENN_FIXTURE = ROOT / "tests" / "fixtures" / "zenn" / "zenn-topic-feed_swift_2023-12-29_20items.xml"
+SPOILED_FIXTURE_TITLE = "【Swift】SwiftUI で表を実装する"
+
+
+def spoil_one_byte(feed: bytes, inside: str) -> bytes:
+    """`feed` with one byte of the first non-ASCII character of `inside` replaced by 0xFF."""
+    offset = next(n for n, ch in enumerate(inside) if ord(ch) > 127)
+    position = feed.index(inside.encode()) + len(inside[:offset].encode()) + 1
+    return feed[:position] + b"\xff" + feed[position + 1 :]
+
+
+def test_one_invalid_byte_in_one_entry_garbles_only_that_entry_and_is_warned(stack: Stack) -> None:
+    """A Qiita and a Zenn feed each with one bad byte in one title: `digestbot run` keeps the other
+    entries intact (「LLMアプリの監視入門」 stored and posted as it is), shows the bad one with U+FFFD,
+    and warns in one line naming the feed and the entry (was: the whole feed mojibake, no warning)."""
+    qiita = stack.feeds._resources[QIITA_FEED]
+    zenn = stack.feeds._resources[ZENN_FEED]
+    stack.feeds.publish(QIITA_FEED, spoil_one_byte(qiita[0], QIITA_TITLES[1]), qiita[1])
+    stack.feeds.publish(ZENN_FEED, spoil_one_byte(zenn[0], ZENN_TITLES[1]), zenn[1])
+
+    result = stack.cli("run", *DAYS)
+
+    titles: dict[str, list[str]] = {"qiita": [], "zenn": [], "arxiv": []}
+    for item in stack.stored():
+        titles[item.source.value].append(item.title)
+    warned = [line for line in result.output.splitlines() if "invalid UTF-8" in line]
+    posted = "\n".join(stack.slack_payloads())
+    expected = (0, [QIITA_TITLES[0]], [ZENN_TITLES[0]], [1, 1], 2, True, True, True)
+    assert expected == (
+        result.exit_code,
+        [t for t in titles["qiita"] if "\ufffd" not in t],
+        [t for t in titles["zenn"] if "\ufffd" not in t],
+        [sum("\ufffd" in t for t in titles[s]) for s in ("qiita", "zenn")],
+        len(warned),
+        any(QIITA_FEED in line and QIITA_TITLES[1][-4:] in line for line in warned),
+        any(ZENN_FEED in line and ZENN_TITLES[1][-4:] in line for line in warned),
+        "LLMアプリの監視入門" in posted and QIITA_TITLES[0] in posted,
+    ), result.output
+
+
+def test_a_real_zenn_feed_with_one_bad_byte_keeps_its_other_nineteen_entries(stack: Stack) -> None:
+    """The recorded Zenn topic feed (20 entries) with one byte spoiled in one title: `fetch` stores the
+    19 other titles exactly as in the clean feed, the spoiled one with U+FFFD, and warns naming it."""
+    clean = ZENN_FIXTURE.read_bytes()
+    stack.feeds.publish(ZENN_FEED, clean, RSS)
+    days = ["--from", "2023-12-01", "--to", "2023-12-31", "--source", "zenn"]
+    assert 0 == stack.cli("fetch", *days).exit_code
+    before = {item.url: item.title for item in stack_items(stack)}
+    stack.feeds.publish(ZENN_FEED, spoil_one_byte(clean, SPOILED_FIXTURE_TITLE), RSS)
+
+    result = stack.cli("fetch", *days)
+
+    after = {item.url: item.title for item in stack_items(stack)}
+    changed = {url: title for url, title in after.items() if before[url] != title}
+    warned = [line for line in result.stdout.splitlines() if "invalid UTF-8" in line]
+    expected = (0, 20, 1, True, 1, True)
+    assert expected == (
+        result.exit_code,
+        len(after),
+        len(changed),
+        all("\ufffd" in t and t.endswith("を実装する") for t in changed.values()),
+        len(warned),
+        ZENN_FEED in warned[0] and "SwiftUI" in warned[0],
+    ), result.stdout
+
+
+def stack_items(stack: Stack) -> list[Item]:
+    """Every Zenn item in the store (any window)."""
+    with ItemStore(stack.settings().store_url) as store:
+        return [i for i in store.items_in_window(DECEMBER_2023) if i.source is SourceName.ZENN]

@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"the digest is kept in {kept}; re-send it with `digestbot post --last`", err=True)
             raise typer.Exit(1) from None
         print_outcome(outcome)
+        for row in outcome.ingest.rows if outcome.ingest is not None else []:
+            for warning in row.warnings:  # e.g. a feed malformed but usable, bad bytes in one entry
+                typer.secho(f"warning: {row.source.value}: {warning}", fg="yellow", err=True)
         if outcome.ingest is not None and outcome.ingest.failed:
             names_failed = ", ".join(r.source.value for r in outcome.ingest.failed)
             typer.secho(

@@ -23,6 +23,7 @@ import httpx
 from digestbot.redaction import Scrubber
 from digestbot.settings import HttpConfig
 from digestbot.sources.base import SourceError
+from digestbot.sources.encoding import replaced_warning, utf8_feed_body
 
 logger = logging.getLogger(__name__)
 
@@ -213,21 +214,23 @@ class HttpFetcher:
         if response.status_code == 304:
             return None
         where = describe_url(response.url)
+        body = utf8_feed_body(response.content, response.headers.get("content-type", ""))
         parsed = feedparser.parse(
-            response.content, response_headers={k.lower(): v for k, v in response.headers.items()}
+            body.content, response_headers={k.lower(): v for k, v in response.headers.items()}
         )
         entries = list(parsed.entries)
         if not entries and (parsed.bozo or not parsed.get("version")):
             ctype = response.headers.get("content-type", "no content-type")
             raise HttpError(f"{where}: not a feed ({_bozo_reason(parsed)}; {ctype})", url=url)
-        warning = None
+        problems = [replaced_warning(body.replaced, entries)] if body.replaced else []
         if parsed.bozo:
-            warning = (
-                f"{where}: feed is malformed but usable, kept {len(entries)} entries ({_bozo_reason(parsed)})"
+            problems.append(
+                f"feed is malformed but usable, kept {len(entries)} entries ({_bozo_reason(parsed)})"
             )
+        warning = f"{where}: {'; '.join(problems)}" if problems else None
         if conditional and warning is None:  # a cut-off feed's validators would hide its lost entries
             self._remember(key, response)
-        return ParsedFeed(url, parsed.feed, entries, response.content, warning)
+        return ParsedFeed(url, parsed.feed, entries, body.content, warning)
 
     # --- internals -------------------------------------------------------------------------------
 
