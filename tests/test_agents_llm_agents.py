@@ -14,7 +14,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
 from digestbot.agents.base import AgentError
-from digestbot.agents.llm_agents import LlmAgents
+from digestbot.agents.llm_agents import FIELD_CHARS, MAX_TAGS, LlmAgents, item_view
 from digestbot.domain import Item, SourceName
 from digestbot.feedback import Example, JudgeGuidance
 from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
@@ -472,3 +472,28 @@ def test_new_guidance_changes_only_the_judges_fingerprint() -> None:
         a for a in ("classifier", "summarizer", "judge") if plain.fingerprint(a) != guided.fingerprint(a)
     ]
     assert ["judge"] == changed
+
+
+def test_every_field_of_an_item_is_bounded_before_a_prompt() -> None:
+    """A 300 kB title, a huge id, 1,000 long tags and a 1 MB text: each field is clipped (ending in …)."""
+    moment = datetime(2026, 1, 6, tzinfo=UTC)
+    huge = Item(
+        id="qiita:" + "x" * 10_000,
+        source=SourceName.QIITA,
+        url="https://qiita.example/x",
+        title="長いタイトル" * 50_000,
+        text="本文" * 500_000,
+        published=moment,
+        updated=moment,
+        tags=tuple(f"tag{n}" + "t" * 1_000 for n in range(1_000)),
+    )
+    view = item_view(huge, limit=1500)
+    sizes = (
+        len(view["id"]),
+        len(view["title"]),
+        len(view["text"]),
+        len(view["tags"]),
+        max(map(len, view["tags"])),
+    )
+    expected = (FIELD_CHARS["id"], FIELD_CHARS["title"], 1500, MAX_TAGS, FIELD_CHARS["tag"])
+    assert (expected, True) == (sizes, view["title"].endswith("…"))

@@ -7,13 +7,15 @@ broken output never reaches Slack as content.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from digestbot.runner import RunError
-from digestbot.testing.openai_server import FaultKind, Refusal
+from digestbot.testing.openai_server import FaultKind, Refusal, schema_name
 from reliability.harness import (
     ARXIV_TITLES,
     DAYS,
@@ -23,6 +25,7 @@ from reliability.harness import (
     Hang,
     Reply,
     Stack,
+    arxiv_entry,
     classify_all,
     publish_recent,
     unsafe_parts,
@@ -233,3 +236,54 @@ def test_an_alert_quoting_the_models_words_cannot_ping_the_admin_channel(stack: 
     alerts = [str(r.body.get("text", "")) for r in posts if r.body.get("channel") == "#random"]
     expected = ("failed", 1, [], True)
     assert expected == (outcome, len(alerts), unsafe_parts(alerts[0]), "&lt;!channel&gt;" in alerts[0])
+
+
+# --- a model with a small context window ------------------------------------------------------------------
+
+HUGE_TITLE = "LLM serving at scale " + "長いタイトル" * 50_000  # 300 kB
+OVERSIZED = {  # name: (the 4th arXiv paper's title, the context window in characters from the measured sizes)
+    "300kB-title": (HUGE_TITLE, lambda full, half: full + 600),  # a batch fits once its title is clipped
+    "batch-over-the-window": ("LLM serving at scale", lambda full, half: (full + half) // 2),  # halves fit
+}
+
+
+def classifier_request_chars(stack: Stack, arxiv_titles: list[str]) -> int:
+    """The size (as the fake measures it) of the one classifier request for the standard feeds plus
+    these arXiv papers, from a dry run on an empty store."""
+    stack.set_arxiv([arxiv_entry(n, t) for n, t in enumerate(arxiv_titles, 1)])
+    before = len(stack.llm.completions)
+    stack.run(dry_run=True)
+    shutil.rmtree(stack.data_dir)
+    batches = [b for b in stack.llm.completions[before:] if schema_name(b) == "ClassificationBatch"]
+    assert 1 == len(batches)
+    return len(json.dumps(batches[0]["messages"], ensure_ascii=False))
+
+
+@pytest.mark.parametrize("case", list(OVERSIZED))
+def test_an_oversized_item_or_batch_never_holds_back_the_others(stack: Stack, case: str) -> None:
+    """A context-limited model (400 `context_length_exceeded` over N characters): a 300 kB title is
+    clipped before it reaches a prompt, and a batch over the window is split, so all 8 items are
+    classified and posted (was: the 8 items of the batch held back); no request is over the window."""
+    title, window = OVERSIZED[case]
+    arxiv_titles = [*ARXIV_TITLES, "LLM serving at scale"]
+    full = classifier_request_chars(stack, arxiv_titles)
+    half = classifier_request_chars(stack, [])  # the 4 feed articles alone: half the batch
+    limit = window(full, half)
+    stack.llm.limit_context(limit)
+    stack.set_arxiv([arxiv_entry(n, t) for n, t in enumerate([*ARXIV_TITLES, title], 1)])
+    start = len(stack.llm.requests)
+
+    outcome = stack.run()
+
+    answered = [r for r in stack.llm.requests[start:] if r.status == 200]
+    sizes = [len(json.dumps(r.body["messages"], ensure_ascii=False)) for r in answered]
+    # not vacuous: the raw title alone, or the whole batch, is over the window
+    over = len(title) > limit if case == "300kB-title" else full > limit
+    expected = (True, 8, [], 8, True)
+    assert expected == (
+        over,
+        outcome.digest.entry_count,
+        outcome.stats()["failures"],
+        sum(schema_name(r.body) == "Blurb" for r in answered),
+        max(sizes) <= limit,
+    )

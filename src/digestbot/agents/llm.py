@@ -41,6 +41,24 @@ class ModelOutputError(AgentError):
     """The model answered, but its output stayed unusable after one repair request."""
 
 
+class ContextTooLong(AgentError):
+    """The provider refused the prompt as longer than the model's context window."""
+
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "prompt is too long",
+    "too many tokens",
+)
+
+
+def _context_too_long(exc: BaseException) -> bool:
+    """OpenAI's `context_length_exceeded` (and the phrasing of Anthropic and OpenAI-compatible servers)."""
+    text = f"{getattr(exc, 'code', '')} {exc}".lower()
+    return any(marker in text for marker in _CONTEXT_MARKERS)
+
+
 def split_model(model: str) -> tuple[str | None, str]:
     """`"openai:gpt-4o-mini"` -> `("openai", "gpt-4o-mini")`; no prefix -> `(None, model)`."""
     provider, sep, name = model.partition(":")
@@ -226,6 +244,8 @@ class LlmCaller:
                 async with self._semaphore():
                     result = await runnable.ainvoke(messages)
             except self._errors as exc:
+                if _context_too_long(exc):  # retrying the same prompt cannot help; a smaller one can
+                    raise ContextTooLong(self.scrub(self._describe(exc, attempt))) from None
                 if not _transient(exc) or attempt == attempts:
                     raise AgentError(self.scrub(self._describe(exc, attempt))) from None
                 wait = self.backoff_seconds * 2 ** (attempt - 1)

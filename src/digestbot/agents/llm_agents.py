@@ -32,6 +32,9 @@ T = TypeVar("T", bound=BaseModel)
 
 CLASSIFY_TEXT_CHARS = 1500  # per item in a batch: the abstract or the start of an article
 ITEM_TEXT_CHARS = 6000  # summarizer and judge read more of an article
+FIELD_CHARS = {"id": 120, "title": 300, "tag": 60}  # every other field of an item, bounded too
+MAX_TAGS = 20
+MODEL_TEXT_CHARS = 2000  # a blurb or the judge's feedback quoted back into a prompt
 _SENTENCE = re.compile(r"[^。．！？!?]+(?:[。．！？!?]+[」』）)\"”]*|$)")
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
 
@@ -41,17 +44,20 @@ def untrusted(text: str) -> str:
     return text.replace("<", "＜").replace(">", "＞")
 
 
+def bounded(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, ending in `…`: no outside field can fill a prompt."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def item_view(item: Item, *, limit: int, label: str | None = None) -> dict[str, Any]:
-    """What a prompt template sees of an item (all fields neutralised)."""
-    text = item.text.strip()
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    """What a prompt template sees of an item (all fields neutralised and bounded)."""
     return {
-        "id": untrusted(label or item.id).replace('"', "＂"),
+        "id": untrusted(bounded(label or item.id, FIELD_CHARS["id"])).replace('"', "＂"),
         "source": str(item.source),
-        "title": untrusted(item.title),
-        "text": untrusted(text),
-        "tags": [untrusted(tag) for tag in item.tags],
+        "title": untrusted(bounded(item.title, FIELD_CHARS["title"])),
+        "text": untrusted(bounded(item.text, limit)),
+        "tags": [untrusted(bounded(tag, FIELD_CHARS["tag"])) for tag in item.tags[:MAX_TAGS]],
         "language": item.language,
         "published": item.published.date().isoformat(),
     }
@@ -63,7 +69,8 @@ def category_view(category: Category) -> dict[str, Any]:
 
 def example_view(example: Example) -> dict[str, str]:
     """A reader-voted item as the judge prompt sees it (neutralised like all data)."""
-    return {"title": untrusted(example.title), "category": example.category, "source": example.source}
+    title = untrusted(bounded(example.title, FIELD_CHARS["title"]))
+    return {"title": title, "category": example.category, "source": example.source}
 
 
 def count_sentences(text: str) -> int:
@@ -233,8 +240,8 @@ class LlmAgents:
         messages = self.specs["summarizer"].render(
             item=item_view(item, limit=ITEM_TEXT_CHARS),
             max_chars=max_chars,
-            feedback=untrusted(feedback.strip()),
-            previous=untrusted(previous.strip()),
+            feedback=untrusted(bounded(feedback, MODEL_TEXT_CHARS)),
+            previous=untrusted(bounded(previous, MODEL_TEXT_CHARS)),
         )
         min_japanese = self.settings.app.pipeline.min_japanese_ratio
         self.usage.per_agent["summarizer"].items += 1
@@ -244,8 +251,9 @@ class LlmAgents:
             if not problems:
                 return text
             self.usage.per_agent["summarizer"].repairs += 1
+            quoted = untrusted(bounded(text, MODEL_TEXT_CHARS))
             fix = HumanMessage(
-                content=f"前回の紹介文: <previous_blurb>{untrusted(text)}</previous_blurb>\n"
+                content=f"前回の紹介文: <previous_blurb>{quoted}</previous_blurb>\n"
                 + "\n".join(problems)
                 + "\nルールを守って書き直した紹介文だけを返してください。"
             )
@@ -270,7 +278,7 @@ class LlmAgents:
         ]
         messages = self.specs["judge"].render(
             item=item_view(item, limit=ITEM_TEXT_CHARS),
-            blurb=untrusted(blurb.strip()),
+            blurb=untrusted(bounded(blurb, MODEL_TEXT_CHARS)),
             category=category_view(category),
             interests=interests,
             liked=[example_view(e) for e in self.guidance.liked],

@@ -1,4 +1,5 @@
 """The classifier's ladder for a batch: ask; one repair naming what was wrong; each item alone; hold back.
+A batch the provider refuses as longer than the context window is halved until it fits.
 
 Every rung is counted in `usage` (repairs, retries, failures) and every item that needed one is
 named in `usage.incidents`, so the run report never says "0 repairs" for an inexact answer.
@@ -14,7 +15,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from digestbot.agents.base import AgentError, UsageReport
-from digestbot.agents.llm import ModelOutputError
+from digestbot.agents.llm import ContextTooLong, ModelOutputError
 from digestbot.agents.llm_answers import BatchCheck, check_batch, classification_function
 from digestbot.agents.llm_output import one_line, repair_request
 from digestbot.domain import Item
@@ -48,6 +49,14 @@ class BatchClassifier:
             batch = await self.call(messages, function, [item.id for item in items])
         except ModelOutputError as exc:
             check = BatchCheck(wrong={str(n): str(exc) for n in range(1, size + 1)})
+        except ContextTooLong as exc:  # one oversized item must not take its batch down: halve the batch
+            if size == 1:
+                return [self._held_back(items[0], str(exc))]
+            self.usage.per_agent[AGENT].items -= size  # each half counts its own items
+            halves = await asyncio.gather(
+                *(self.classify(part) for part in (items[: size // 2], items[size // 2 :]))
+            )
+            return [answer for half in halves for answer in half]
         except AgentError as exc:  # the provider failed: asking item by item would fail the same way
             return [self._held_back(item, str(exc)) for item in items]
         else:
