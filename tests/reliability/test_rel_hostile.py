@@ -21,9 +21,11 @@ from digestbot.testing.openai_server import Refusal
 from digestbot.testing.slack_server import SlackServer
 from reliability.harness import (
     BIDI_AND_ZERO_WIDTH,
+    BROADCAST,
     CHANNEL_ID,
     DAYS,
     VERDICT,
+    WINDOW,
     Stack,
     arxiv_entry,
     mrkdwn_texts,
@@ -148,6 +150,50 @@ def test_a_kept_item_shows_only_rubric_scores_whatever_the_judge_sent(stack: Sta
     }
     expected = (7, True)
     assert expected == (sum(len(s["entries"]) for s in stack.latest()["sections"]), scores <= {1, 2, 3, 4, 5})
+
+
+GLUED = "@here全員 @channelです @everyone_all お知らせ@HERE"
+
+
+def test_broadcasts_glued_to_a_word_are_defanged_in_the_digest_the_preview_and_an_alert(stack: Stack) -> None:
+    """Japanese text glues the next word on: `@here全員`, `@channelです`, `@everyone_all` in titles,
+    abstracts, a blurb and a refusal quoted by an admin alert reach Slack and the preview defanged
+    (was: unchanged)."""
+    from digestbot import jobs
+    from digestbot.config_reload import ConfigHolder
+    from digestbot.settings import load_settings
+
+    stack.set_arxiv([arxiv_entry(1, f"LLM {GLUED} paper", f"LLM retrieval. {GLUED}")])
+    stack.qiita = qiita_items([f"LLMの記事{GLUED}"], bodies=[f"LLM RAG {GLUED}"])
+    stack.zenn = zenn_articles([f"LLM{GLUED}Zenn"], descriptions=[f"LLM {GLUED}"])
+    stack.feeds.publish_qiita(stack.qiita, tags=["LLM"])
+    stack.feeds.publish_zenn(stack.zenn, topics=["llm"])
+    stack.model.defaults["Blurb"] = {"blurb": f"検索拡張生成の新手法を提案した論文です。{GLUED}"}
+    stack.configure(extra='admin_channel = "#admin"')
+    stack.model.on("ClassificationBatch", "", Refusal(f"I refuse {GLUED}"))
+    settings = load_settings()
+    weekly = jobs.run_weekly(settings, WINDOW, jobs.JobRuntime(ConfigHolder(lambda: settings)))
+    stack.model.rules.clear()
+    outcome = stack.run()
+    preview = stack.cli("preview", "--out", str(stack.root / "preview.html"))
+    page = (stack.root / "preview.html").read_text(encoding="utf-8")
+
+    alerts = [r for r in stack.slack.calls("chat.postMessage") if r.body.get("channel") == "#admin"]
+    expected = (3, 0, "failed", 1, [], [], True)
+    assert expected == (
+        outcome.digest.entry_count,
+        preview.exit_code,
+        weekly,
+        len(alerts),
+        received_unsafe(stack.slack),
+        BROADCAST.findall(_visible(page)),
+        "＠here全員" in page,
+    )
+
+
+def _visible(page: str) -> str:
+    """The preview's text (its HTML tags removed), where a broadcast would show."""
+    return re.sub(r"<[^>]+>", " ", page)
 
 
 # --- property: any string through render -> real WebClient -> fake Slack -----------------------------------
