@@ -73,7 +73,7 @@ def print_left_out(outcome: RunOutcome, out: Console) -> None:
         table.add_column(column, justify="right" if column == "score" else "left")
     for item in best[:BEST_LEFT_OUT]:
         why = f"{item.stage}: {item.reason}"
-        table.add_row(item.title[:60], item.category, _score(item), why[:120])
+        table.add_row(Text(item.title[:60]), Text(item.category), _score(item), Text(why[:120]))
     out.print(table)
 
 
@@ -90,6 +90,7 @@ def print_incidents(outcome: RunOutcome, out: Console) -> None:
 
 
 def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
+    """Outside text goes out as `Text` (never parsed as markup, whatever console is passed in)."""
     out = console or make_console()
     out.print(Markdown(to_markdown(outcome.digest)))
     stats = outcome.stats()
@@ -110,9 +111,9 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
         )
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
-        out.print(f"wrote {kind}: {path}", highlight=False)
+        out.print(Text(f"wrote {kind}: {path}"), highlight=False)
     if outcome.trends_note:
-        out.print(f"trends: {outcome.trends_note}", highlight=False)
+        out.print(Text(f"trends: {outcome.trends_note}"), highlight=False)
     for warning in outcome.warnings():
         out.print(Text.assemble(("WARNING", "bold red"), f" {warning}"), soft_wrap=True)
     delivery = outcome.delivery
@@ -120,4 +121,4 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
         line = f"Slack: {delivery.action} to {delivery.channel} ({delivery.messages} message(s))"
         if delivery.chart_error:
             line += f" · chart not uploaded: {delivery.chart_error}"
-        out.print(f"{line} {delivery.permalink}", highlight=False)
+        out.print(Text(f"{line} {delivery.permalink}"), highlight=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from digestbot.domain import Digest, LeftOut
-from digestbot.slack.escape import safe_url
+from digestbot.slack.escape import defang, safe_url
 
 STATUS_LABEL = {"dropped": "除外", "capped": "掲載上限", "held_back": "保留（失敗）"}
 CSS = """
@@ -22,8 +22,13 @@ CSS = """
 """
 
 
+def _text(value: str) -> str:
+    """Outside text for the page: HTML-escaped, broadcasts defanged as in Slack (`＠here`)."""
+    return html.escape(defang(value))
+
+
 def _title(title: str, url: str) -> str:
-    text = html.escape(title or url)
+    text = _text(title or url)
     target = safe_url(url)
     return f'<a href="{html.escape(target, quote=True)}">{text}</a>' if target else text
 
@@ -46,7 +51,7 @@ def _left_row(left: LeftOut) -> str:
             html.escape(left.category),
             rank,
             score,
-            html.escape(left.reason),
+            _text(left.reason),
         ],
         frozenset({4, 5}),
     )
@@ -56,7 +61,7 @@ def appendix_html(digest: Digest) -> str:
     """Two tables: the posted entries with their classifier reason; every item not posted and why."""
     entries = [e for section in digest.sections for e in section.entries]
     reasons = "\n".join(
-        _row([_title(e.item.title, e.item.url), html.escape(e.category), html.escape(e.reason or "—")])
+        _row([_title(e.item.title, e.item.url), html.escape(e.category), _text(e.reason or "—")])
         for e in entries
     )
     ordered = sorted(
