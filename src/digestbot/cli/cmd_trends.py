@@ -73,9 +73,9 @@ def register(app: typer.Typer) -> None:
         except StoreError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(1) from None
-        out = console()
-        grid, hidden = weekly_grid(table, tz, width=out.width)
-        out.print(grid)
+        term = console()
+        grid, hidden = weekly_grid(table, tz, width=term.width)
+        term.print(grid)
         if hidden:
             typer.echo(f"（古い{hidden}週は幅に入らないため省略: 全{weeks}週はチャートに、または広い端末で）")
         try:
