@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from digestbot.config_schema import store_url_problem
@@ -222,15 +223,30 @@ def create_store_engine(url: str) -> Engine:
         raise StoreConfigError(f"store URL {redact_url(url)!r} is not usable: {detail}") from None
 
 
+_OPEN_ATTEMPTS = 3
+
+
 def open_engine(url: str) -> Engine:
     """Create the engine and bring the schema up to date."""
     engine = create_store_engine(url)
-    try:
-        migrate(engine)
-    except SQLAlchemyError as exc:
+    attempt = 1
+    while True:
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            # A brand-new SQLite file that several processes open at once can answer "database is
+            # locked" once while one of them switches it to WAL; a short wait and a retry settle it.
+            if attempt < _OPEN_ATTEMPTS and "database is locked" in str(exc):
+                time.sleep(0.2 * attempt)
+                attempt += 1
+                continue
+            error: SQLAlchemyError = exc
+        except SQLAlchemyError as exc:
+            error = exc
+        else:
+            return engine
         engine.dispose()
-        raise StoreError(f"cannot open the store: {error_line(exc)}") from exc
-    return engine
+        raise StoreError(f"cannot open the store: {error_line(error)}") from error
 
 
 def _configure_sqlite(engine: Engine) -> None:
