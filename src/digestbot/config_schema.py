@@ -226,6 +226,19 @@ class FeedbackConfig(_Model):
     guidance_days: Positive = 90  # only votes from the last N days count
 
 
+class FollowConfig(_Model):
+    """`/digest follow`: who each item is for (👀) and the followers' own DM digests."""
+
+    enabled: bool = True  # the follow/unfollow/me commands, the 👀 lines and the DM digests
+    mention: bool = True  # false: stored display names as plain text, nobody is pinged
+    max_mentions_per_message: Annotated[int, Field(ge=0, le=50)] = 10  # distinct people pinged per message
+    max_mentions_per_item: Annotated[int, Field(ge=1, le=20)] = 5  # names on one item before 「ほかN人」
+    max_follows_per_user: Annotated[int, Field(ge=1, le=100)] = 20
+    max_keyword_chars: Annotated[int, Field(ge=2, le=100)] = 40
+    dm: bool = True  # members who chose `--dm` get their matching items by DM after the weekly post
+    dm_max_items: Annotated[int, Field(ge=1, le=30)] = 10
+
+
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
@@ -245,6 +258,7 @@ class AppConfig(_Model):
     schedule: ScheduleConfig = ScheduleConfig()
     trends: TrendsConfig = TrendsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    follow: FollowConfig = FollowConfig()
 
 
 # --- categories ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,14 @@ from digestbot.delivery_plan import (
 from digestbot.delivery_plan import plan as decide
 from digestbot.digest_json import digest_from_dict, digest_to_dict, digests_dir, write_json
 from digestbot.domain import Digest
+from digestbot.follow_dm import (
+    FOLLOW_DMS,
+    DmReport,
+    follow_audience,
+    record_owed,
+    retry_owed_dms,
+    send_follow_dms,
+)
 from digestbot.posting_guard import (
     DeliveryBusy,
     DeliveryRefused,
@@ -76,6 +84,7 @@ class DeliveryResult:
     messages: int
     chart_file_id: str | None = None  # the trends chart in the thread (None: none, or not uploaded)
     chart_error: str = ""  # why the chart is missing, for the run report
+    follow_dms: DmReport = field(default_factory=DmReport)  # the followers' DM digests (`follow_dm.py`)
 
 
 def save_blocks(digest: Digest, settings: Settings, path: Path | None = None) -> Path:
@@ -119,6 +128,7 @@ def deliver(
         publisher = SlackPublisher.from_settings(settings, client=client, sleep=sleep, clock=clock)
         with posting_lease(engine, target, key):
             retry_pending_chart(settings, engine, publisher, channel=target, period=key, now=now)
+            retry_owed_dms(settings, engine, publisher, channel=target, period=key, now=now)
             return _deliver(
                 digest,
                 settings,
@@ -152,6 +162,8 @@ def _deliver(
         tz=settings.app.general.timezone,
         votes=settings.app.feedback.buttons,
         reasons=settings.app.slack.show_reason,
+        audience=follow_audience(digest, settings, engine, period),
+        follow=settings.app.follow,
     )
     data = digest_to_dict(digest, stats=stats)
     item_ids = posted_ids(digest)
@@ -162,6 +174,7 @@ def _deliver(
     posts.record_intent(engine, channel=channel, period=period, digest=data, item_ids=item_ids, now=now())
     if wants_chart(digest, settings):  # owed until uploaded: a crash after the post is retried later
         uploads.record_pending(engine, channel=channel, period=period, kind=CHART, now=now())
+    record_owed(settings, engine, channel=channel, period=period, now=now())  # the followers' DMs
     if channel_id and known:
         posts.record_progress(engine, channel, period, channel_id=channel_id, ts=known)
 
@@ -199,6 +212,9 @@ def _deliver(
         thread=(channel_id, timestamps[0]),
         now=now,
     )
+    dms = send_follow_dms(
+        digest, settings, engine, publisher, channel=channel, period=period, permalink=permalink, now=now
+    )
     return DeliveryResult(
         action,
         channel,
@@ -209,6 +225,7 @@ def _deliver(
         len(messages),
         chart_id,
         chart_error,
+        dms,
     )
 
 
@@ -231,6 +248,12 @@ def reconcile_pending(
             for channel, period in owed:
                 with posting_lease(engine, channel, period):
                     retry_pending_chart(settings, engine, publisher, channel=channel, period=period)
+        dms_owed = uploads.pending_uploads(engine, FOLLOW_DMS)
+        if dms_owed:
+            publisher = SlackPublisher.from_settings(settings, client=client, sleep=sleep, clock=clock)
+            for channel, period in dms_owed:
+                with posting_lease(engine, channel, period):
+                    retry_owed_dms(settings, engine, publisher, channel=channel, period=period)
         return [
             deliver(
                 digest_from_dict(row.digest),

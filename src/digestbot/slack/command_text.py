@@ -57,6 +57,8 @@ def help_text(settings: Settings) -> str:
             "• `/digest rag` — 1つのカテゴリだけ（`/digest rag 3d` のように期間と組み合わせられます）",
             "• `/digest categories` — カテゴリの一覧",
             "• `/digest search <語>` — 過去のダイジェストを検索（例: `/digest search RAG 評価`）",
+            "• `/digest follow <カテゴリ|キーワード>` — フォローすると週次ダイジェストの該当記事に 👀 で"
+            "お知らせします（`--dm` で DM でも、`/digest unfollow …` で解除、`/digest me` で一覧）",
             "• `/digest help` — この説明",
             f"できあがったダイジェストは{where}。同じ範囲をすでに投稿済みのときは、そのリンクを返します。",
         ]

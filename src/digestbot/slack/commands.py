@@ -26,6 +26,7 @@ from slack_bolt.app.async_app import AsyncApp
 from digestbot.domain import Window
 from digestbot.settings import Category, ConfigError, Settings, SlackConfig
 from digestbot.slack import command_text as say
+from digestbot.slack.follow_command import follow_topics, show_me, unfollow_topics
 from digestbot.slack.ondemand import Call, OnDemandRuns, Scope, follow, start_run
 from digestbot.slack.publish import is_channel_id
 from digestbot.slack.search_command import search_archive
@@ -61,6 +62,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "カテゴリ": show_categories,
     "search": search_archive,
     "検索": search_archive,
+    "follow": follow_topics,
+    "フォロー": follow_topics,
+    "unfollow": unfollow_topics,
+    "フォロー解除": unfollow_topics,
+    "me": show_me,
+    "自分": show_me,
 }
 
 

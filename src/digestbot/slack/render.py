@@ -14,8 +14,11 @@ import json
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
+from digestbot.config_schema import FollowConfig
 from digestbot.domain import Digest, DigestEntry, DigestSection, Popularity
+from digestbot.follows import Audience
 from digestbot.slack.escape import clean_inline, clip, link, slack_len
+from digestbot.slack.follow_blocks import follow_block, spend_mentions
 from digestbot.slack.trends_blocks import trends_blocks
 
 Block = dict[str, Any]
@@ -114,11 +117,15 @@ def vote_buttons(entry: DigestEntry) -> Block:
 REASON_LIMIT = 200
 
 
-def item_blocks(entry: DigestEntry, tz: str, *, votes: bool, reasons: bool = False) -> list[Block]:
-    """The item's section, its classifier reason as a small context line (`reasons`), its buttons."""
+def item_blocks(
+    entry: DigestEntry, tz: str, *, votes: bool, reasons: bool = False, extra: tuple[Block, ...] = ()
+) -> list[Block]:
+    """The item's section, its classifier reason as a small context line (`reasons`), `extra`
+    lines (the 👀 line), its buttons."""
     blocks = [_section(item_text(entry, tz))]
     if reasons and entry.reason.strip():
         blocks.append(_context(f"🏷️ 分類の理由: {clip(entry.reason, REASON_LIMIT, inline=True)}"))
+    blocks.extend(extra)
     return [*blocks, vote_buttons(entry)] if votes else blocks
 
 
@@ -210,25 +217,40 @@ class _Packer:
 
 
 def render_digest(
-    digest: Digest, *, tz: str = "Asia/Tokyo", votes: bool = True, reasons: bool = False
+    digest: Digest,
+    *,
+    tz: str = "Asia/Tokyo",
+    votes: bool = True,
+    reasons: bool = False,
+    audience: Audience | None = None,
+    follow: FollowConfig | None = None,
 ) -> list[SlackMessage]:
     """The messages to post: the first one top-level, the others as thread replies (k/N).
 
     `votes` adds the 👍/👎 buttons under each item (`[feedback] buttons` in the config); `reasons`
-    the classifier's one-line reason as a context line (`[slack] show_reason`).
+    the classifier's one-line reason as a context line (`[slack] show_reason`); `audience` (item id
+    -> followers, see `follows.py`) the 👀 line under each followed item, bounded by `follow`.
     """
     packer = _Packer(_intro(digest))
     if digest.trends is not None:
         packer.add(trends_blocks(digest.trends, digest))
+    follow = follow or FollowConfig()
+    audience = audience or {}
     for section in digest.sections:
         if section.entries:
-            per_item = [item_blocks(e, tz, votes=votes, reasons=reasons) for e in section.entries]
+            per_item = [
+                item_blocks(e, tz, votes=votes, reasons=reasons, extra=_followed(e, audience, follow))
+                for e in section.entries
+            ]
             packer.add_section(section, per_item)
     if digest.entry_count == 0:
         packer.add([_section("今回は条件に合う新着記事がありませんでした。")])
     if line := capped_line(digest):
         packer.add([_context(clip(line, CONTEXT_LIMIT, inline=True))])
     packer.add(_footer())
+    if audience:
+        for part in packer.parts:
+            spend_mentions(part, audience, follow)
     title = period_title(digest, tz)
     total = len(packer.parts)
     messages = []
@@ -242,6 +264,11 @@ def render_digest(
             line = clip(title, HEADER_LIMIT, inline=True) + label
             messages.append(SlackMessage(text=line, blocks=[_context(f"*{line}*"), *blocks]))
     return messages
+
+
+def _followed(entry: DigestEntry, audience: Audience, follow: FollowConfig) -> tuple[Block, ...]:
+    followers = audience.get(entry.item.id)
+    return (follow_block(entry.item.id, followers, follow),) if followers else ()
 
 
 def _fallback(digest: Digest, title: str, label: str = "") -> str:

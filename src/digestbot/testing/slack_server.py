@@ -16,6 +16,7 @@ state) simulate an outage.
 kept in `responses`. files_upload_v2 works end to end: files.getUploadURLExternal hands out an
 upload URL on this server, the raw bytes POSTed there are kept (`files()`), and
 files.completeUploadExternal shares them as a message (in a thread with `thread_ts`).
+`add_user(...)` makes a member known to users.info and conversations.open (a DM: `slack_users.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
+from digestbot.testing.slack_users import user_record
 from digestbot.testing.slack_validation import error
 from digestbot.testing.slack_workspace import (
     APP_TOKEN,
@@ -281,6 +283,14 @@ class SlackServer:
         """Every message in a channel (top-level and replies), oldest first."""
         with self._state.lock:
             return [dict(m) for m in self._state.workspace.messages.get(channel_id, [])]
+
+    def add_user(
+        self, user_id: str, name: str, *, display_name: str = "", is_bot: bool = False, deleted: bool = False
+    ) -> None:
+        """A member of the workspace (users.info; conversations.open gives the bot a DM with them)."""
+        record = user_record(user_id, name, display_name=display_name, is_bot=is_bot)
+        with self._state.lock:
+            self._state.workspace.users[user_id] = {**record, "deleted": deleted}
 
     def fault(self, kind: FaultKind, *, method: str | None = None, times: int = 1, **options: Any) -> None:
         """Queue `times` faults for `method`; served before normal answers, in order."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from digestbot.testing.slack_users import conversations_open, users_info
 from digestbot.testing.slack_validation import Answer, error, validate_message
 
 TOKEN = "xoxb-test-token"  # noqa: S105 - the fake workspace's bot token, not a secret
@@ -45,6 +46,7 @@ class Workspace:
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral, in order
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to response_urls
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.getUploadURLExternal, by id
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # users.info records (slack_users.py)
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -328,4 +330,6 @@ METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
     "conversations.list": _list,
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": _complete_upload,
+    "users.info": users_info,
+    "conversations.open": conversations_open,
 }
