@@ -147,7 +147,11 @@ def _send_one(
     record = ledger.find(engine, member.user_id, period)
     if record is not None and (record.status == "sent" or record.error in PERMANENT):
         return False
-    channel_id = open_dm(publisher, member.user_id)
+    try:
+        channel_id = open_dm(publisher, member.user_id)
+    except SlackDeliveryError as exc:  # nothing was sent: e.g. user_not_found, cannot_dm_bot
+        ledger.mark_failed(engine, member.user_id, period, error=exc.code, now=now())
+        raise
     if record is not None and record.status == "intent":
         found = find_digest(
             publisher,
