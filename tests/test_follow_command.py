@@ -183,6 +183,17 @@ async def test_one_failing_dm_never_stops_the_others(
     assert f"<@{GONE}>" in channel_blocks(slack)  # still shown as a follower in the channel
 
 
+async def test_dry_run_blocks_show_who_items_are_for(
+    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
+) -> None:
+    """`run --dry-run` writes the 👀 line into blocks.json, and posts and DMs nothing."""
+    settings = make_settings()
+    await bot_for(settings).command("follow --dm quantization")
+    outcome = await asyncio.to_thread(run_digest, settings, Window.since("7d"), fetch=False, dry_run=True)
+    assert f"👀 <@{ALICE}>" in outcome.outputs["blocks"].read_text(encoding="utf-8")
+    assert ([], []) == (slack.calls("chat.postMessage"), slack.calls("conversations.open"))
+
+
 async def test_mentions_off_shows_names_without_pinging(
     make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
 ) -> None:
@@ -284,3 +295,17 @@ async def test_a_dm_lost_mid_send_is_found_not_sent_twice(
     assert record is not None
     assert ("sent", dms(slack, ALICE)[0]["ts"]) == (record.status, record.ts)
     assert 1 == len(dms(slack, ALICE))
+
+
+def test_manifest_declares_what_follows_need() -> None:
+    """The app manifest has the DM and users scopes, and the usage hint names follow and me."""
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert ({"im:write", "im:history", "users:read"} <= scopes, "follow" in hint, "me" in hint) == (
+        True,
+        True,
+        True,
+    )

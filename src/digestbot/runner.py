@@ -334,13 +334,18 @@ def run_digest(
         check_not_all_failed(results)
         blocks = None
         if dry_run:
+            from digestbot.delivery_plan import period_key
+            from digestbot.follow_dm import follow_audience
             from digestbot.slack.render import render_digest
 
+            tz = settings.app.general.timezone
             messages = render_digest(
                 digest,
-                tz=settings.app.general.timezone,
+                tz=tz,
                 votes=settings.app.feedback.buttons,
                 reasons=settings.app.slack.show_reason,
+                audience=follow_audience(digest, settings, store.engine, period_key(window, tz)),
+                follow=settings.app.follow,
             )
             blocks = [dict(message) for message in messages]
         target = out_dir or default_out_dir(settings, window)
