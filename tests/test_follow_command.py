@@ -147,6 +147,8 @@ async def test_follow_then_weekly_digest_mentions_and_dms_the_follower(
     assert "Quantization of large language models" in dm_text
     assert "Speculative decoding" not in dm_text
     assert "<@" not in dm_text
+    assert f"全体のダイジェスト: <{outcome.delivery.permalink}|チャンネルの投稿>" in dm_text
+    assert "あなたのフォロー（「quantization」）に合う今週の1件です。" in dm_text
     assert [] == dms(slack, BOB)
 
 

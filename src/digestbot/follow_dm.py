@@ -33,7 +33,7 @@ from digestbot.slack.errors import SlackDeliveryError
 from digestbot.slack.escape import clean_inline, clip, link
 from digestbot.slack.history import find_digest
 from digestbot.slack.publish import SlackPublisher
-from digestbot.slack.render import CONTEXT_LIMIT, SlackMessage, render_digest
+from digestbot.slack.render import SlackMessage, render_digest
 from digestbot.store import digests as posts
 from digestbot.store import follow_dms as ledger
 from digestbot.store import follows as store
@@ -105,9 +105,9 @@ def dm_messages(
     categories = {c.id: c for c in settings.categories}
     topics = dict.fromkeys(t for _, matched in picked for t in matched)
     why = "・".join(topic_label(t, categories) for t in topics)
-    where = link(permalink, clean_inline(channel)) if permalink else clean_inline(channel)
-    line = clip(f"あなたのフォロー（{why}）に合う今週の{len(picked)}件です。", 1_000, inline=True)
-    line += f" 全体のダイジェスト: {where} ・ 設定は `/digest me`"
+    where = link(permalink, "チャンネルの投稿") if permalink else clean_inline(channel)
+    head = clip(f"あなたのフォロー（{why}）に合う今週の{len(picked)}件です。", 1_000, inline=True)
+    line = f"{head} 全体のダイジェスト: {where} ・ 設定は `/digest me`"  # parts escaped; < 1,900
     messages = render_digest(
         dm_digest(digest, picked),
         tz=settings.app.general.timezone,
@@ -115,7 +115,7 @@ def dm_messages(
         reasons=settings.app.slack.show_reason,
     )
     first = messages[0]["blocks"]
-    intro = {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(line, CONTEXT_LIMIT)}]}
+    intro = {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}
     if len(first) > 1 and first[1].get("type") == "context":
         first[1] = intro  # the channel's counts line says nothing about this DM
     return messages

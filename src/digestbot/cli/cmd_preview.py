@@ -11,6 +11,7 @@ import typer
 from digestbot.cli import settings_or_exit
 from digestbot.digest_json import LATEST, DigestFileError, digests_dir, read_digest
 from digestbot.domain import Digest
+from digestbot.follows import Audience
 from digestbot.settings import Settings
 
 PREVIEW = "preview.html"
@@ -35,6 +36,21 @@ def _chart(digest: Digest, settings: Settings) -> bytes | None:
             )
     except (ChartError, StoreError) as exc:
         typer.secho(f"note: the preview has no chart: {exc}", fg="yellow", err=True)
+        return None
+
+
+def _audience(digest: Digest, settings: Settings) -> Audience | None:
+    """Who each item is for (the 👀 line the weekly post will carry), from the store's follows."""
+    from digestbot.delivery_plan import period_key
+    from digestbot.follow_dm import follow_audience
+    from digestbot.store import ItemStore, StoreError
+
+    try:
+        with ItemStore(settings.store_url) as store:
+            period = period_key(digest.window, settings.app.general.timezone)
+            return follow_audience(digest, settings, store.engine, period)
+    except StoreError as exc:
+        typer.secho(f"note: the preview shows no 👀 lines: {exc}", fg="yellow", err=True)
         return None
 
 
@@ -64,7 +80,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         tz = settings.app.general.timezone
         messages = render_digest(
-            digest, tz=tz, votes=settings.app.feedback.buttons, reasons=settings.app.slack.show_reason
+            digest,
+            tz=tz,
+            votes=settings.app.feedback.buttons,
+            reasons=settings.app.slack.show_reason,
+            audience=_audience(digest, settings),
+            follow=settings.app.follow,
         )
         page = render_preview(
             messages,
