@@ -69,3 +69,21 @@ def test_preview_lists_every_left_out_item_and_each_entrys_reason(workdir: Path)
     ]
     assert [] == [text for text in expected if text not in page]
     assert "<script>" not in page and "javascript:" not in page
+
+
+def test_preview_shows_who_followed_items_are_for(workdir: Path) -> None:
+    """A member following the first item's category: the page carries the 👀 line (a mention shown inert)."""
+    from digestbot.follows import Topic
+    from digestbot.store import follows
+    from digestbot.store.schema import open_engine
+
+    settings = load_settings()
+    digest = representative_digest()
+    save_latest(digest, settings)
+    engine = open_engine(settings.store_url)
+    topic = Topic("category", digest.sections[0].category)
+    follows.add_topics(engine, "U0ALICE01", [topic], display_name="alice", limit=5)
+    engine.dispose()
+    result = CliRunner().invoke(app, ["preview"])
+    page = (workdir / "data" / "digests" / "preview.html").read_text(encoding="utf-8")
+    assert (result.exit_code, "👀" in page, "U0ALICE01" in page) == (0, True, True)

@@ -196,6 +196,20 @@ async def test_dry_run_blocks_show_who_items_are_for(
     assert ([], []) == (slack.calls("chat.postMessage"), slack.calls("conversations.open"))
 
 
+async def test_an_on_demand_digest_pings_and_dms_nobody(
+    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
+) -> None:
+    """`/digest 3d` is asked by one member: the followers are neither mentioned nor DMed."""
+    settings = make_settings()
+    bot = bot_for(settings)
+    await bot.command("follow --dm quantization")
+    await bot.command("3d", user=BOB, name="bob")
+    [post] = slack.messages(CHANNEL)
+    assert "#ondemand-" in post["metadata"]["event_payload"]["period"]
+    assert "<@" not in json.dumps(post["blocks"], ensure_ascii=False)
+    assert [] == slack.calls("conversations.open")
+
+
 async def test_mentions_off_shows_names_without_pinging(
     make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
 ) -> None:
