@@ -219,3 +219,19 @@ def test_shortlist_drop_keeps_the_classifiers_category_relevance_and_reason() ->
     _, cut = shortlist(classified, items, CATS, factor=1.0, min_relevance=1)
     expected = [("shortlist", "other", 3, "not shortlisted: other keeps its best 1 for summaries (rank 2)")]
     assert expected == [(r["stage"], r["category"], r["relevance"], r["detail"]) for r in cut[:1]]
+
+
+def test_shortlist_is_sized_by_the_category_caps_and_the_total_cap() -> None:
+    """At most ceil(cap × factor) per category and ceil(total_cap × factor) in all, the best first."""
+    items = [_item(n) for n in range(1, 9)]
+    relevance = [5, 4, 3, 2, 5, 4, 3, 2]  # items 1-4 rag (cap 2), 5-8 agents
+    classified = {
+        item.id: _cls(item.id, "rag" if n < 4 else "agents", rel)
+        for n, (item, rel) in enumerate(zip(items, relevance, strict=True))
+    }
+    kept, cut = shortlist(classified, items, CATS, factor=1.5, min_relevance=1, total_cap=3)
+    caps = {c.id: c.cap for c in CATS}
+    assert (2, 2) == (caps["rag"], caps["agents"])  # -> 3 per category, ceil(3 × 1.5) = 5 in all
+    assert [items[0].id, items[4].id, items[1].id, items[5].id, items[2].id] == list(kept)
+    total = [r["item_id"] for r in cut if "the digest keeps its best 5" in r["detail"]]
+    assert [items[6].id] == total

@@ -150,6 +150,16 @@ class PrefilterConfig(_Model):
     exclude: tuple[str, ...] = ()  # drop items whose title contains one of these
 
 
+class PrerankConfig(_Model):
+    """The local-embedding pre-rank in front of the LLM classifier (LLM mode only; `agents/prerank.py`)."""
+
+    enabled: bool = True
+    # Each category keeps its `ceil(cap × margin)` nearest candidates; the classifier sees their union.
+    margin: Annotated[float, Field(gt=0)] = 3.0
+    # Never cut: an item whose keyword score for a category reaches this with a keyword in its title.
+    strong_keyword_score: Annotated[float, Field(gt=0)] = 12.0
+
+
 class JudgeConfig(_Model):
     min_relevance: Score = 3
     min_significance: Score = 2
@@ -164,12 +174,14 @@ class PipelineConfig(_Model):
         0.3  # kana/kanji share of letters; English terms are common
     )
     total_cap: Positive = 40
-    # Cost ladder: only the best `cap × shortlist_factor` items of each category (by the classifier's
-    # relevance, then confidence, then popularity) are summarized and judged. 0 = summarize everything.
-    shortlist_factor: Annotated[float, Field(ge=0)] = 2.0
+    # Cost ladder: only the best items (by the classifier's relevance, then confidence, then popularity),
+    # at most `cap × shortlist_factor` per category and `total_cap × shortlist_factor` in all, are
+    # summarized and judged. 0 = summarize everything.
+    shortlist_factor: Annotated[float, Field(ge=0)] = 1.5
     min_classifier_relevance: Score = 2  # below this the classifier's verdict alone drops the item
     other_category: str | None = "other"  # None (or "") = drop items that fit no category
     prefilter: PrefilterConfig = PrefilterConfig()
+    prerank: PrerankConfig = PrerankConfig()
     judge: JudgeConfig = JudgeConfig()
 
 

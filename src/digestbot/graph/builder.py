@@ -1,7 +1,7 @@
 """The digest pipeline as a LangGraph `StateGraph`. This module only wires; nodes live in `graph/nodes/`.
 
-START → prefilter → classify ─Send per item─▶ item: summarize ⇄ judge ─▶ compose → END
-                           └──(no candidates)────────────────────────▶ compose
+START → prefilter → prerank → classify ─Send per item─▶ item: summarize ⇄ judge ─▶ compose → END
+                                      └──(no candidates)────────────────────────▶ compose
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from digestbot.graph.nodes.classify import classify
 from digestbot.graph.nodes.compose import compose
 from digestbot.graph.nodes.judge import after_judge, judge
 from digestbot.graph.nodes.prefilter import prefilter_node
+from digestbot.graph.nodes.prerank import prerank_node
 from digestbot.graph.nodes.summarize import after_summarize, summarize
 from digestbot.graph.state import ItemState, RunState
 
@@ -44,11 +45,13 @@ def build_graph() -> StateGraph[RunState, RunContext, RunState, RunState]:
     """The uncompiled pipeline; callers compile it (tests with a fresh checkpointer if they want one)."""
     graph = StateGraph(RunState, context_schema=RunContext)
     graph.add_node("prefilter", prefilter_node)
+    graph.add_node("prerank", prerank_node)
     graph.add_node("classify", classify)
     graph.add_node("item", build_item_graph().compile())
     graph.add_node("compose", compose)
     graph.add_edge(START, "prefilter")
-    graph.add_edge("prefilter", "classify")
+    graph.add_edge("prefilter", "prerank")
+    graph.add_edge("prerank", "classify")
     graph.add_conditional_edges("classify", fan_out, ["item", "compose"])
     graph.add_edge("item", "compose")
     graph.add_edge("compose", END)

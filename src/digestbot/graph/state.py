@@ -33,6 +33,14 @@ class Blurb(_Out):
     blurb: str = Field(description="1-2 Japanese sentences")
 
 
+class ItemBlurb(Blurb):
+    item_id: str = Field(description="the id given in the <item id=...> tag")
+
+
+class BlurbBatch(_Out):
+    results: list[ItemBlurb]
+
+
 class Verdict(_Out):
     relevance: int = Field(description="1-5: relevance to the team's interests")
     significance: int = Field(description="1-5: significance / novelty")
@@ -40,6 +48,14 @@ class Verdict(_Out):
     japanese: int = Field(description="1-5: natural, concise Japanese in digest style")
     rationale: str = Field(default="", description="one or two short sentences")
     feedback: str = Field(default="", description="what the summarizer must fix, if anything")
+
+
+class ItemVerdict(Verdict):
+    item_id: str = Field(description="the id given in the <item id=...> tag")
+
+
+class VerdictBatch(_Out):
+    results: list[ItemVerdict]
 
 
 # --- per-item outcome flowing up through the reducer ------------------------------------------------

@@ -49,11 +49,15 @@ def shortlist(
     categories: Sequence[Category],
     factor: float,
     min_relevance: int,
+    *,
+    total_cap: int | None = None,
 ) -> tuple[dict[str, Classification], list[ItemResult]]:
-    """Keep the best `cap × factor` items per category for the (costly) summarizer and judge.
+    """Keep what can be posted, with a margin, for the (costly) summarizer and judge.
 
-    Ranked by the classifier's relevance, then confidence, then popularity; ties by id, so the
-    choice is deterministic. What is cut is reported, never silently lost.
+    The digest shows at most `cap` items of a category and `total_cap` in all, so the shortlist is
+    sized by those caps: the best `ceil(cap × factor)` of each category, and of those the best
+    `ceil(total_cap × factor)` overall. Ranked by the classifier's relevance, then confidence, then
+    popularity; ties by id, so the choice is deterministic. What is cut is reported, never lost.
     """
     by_id = {item.id: item for item in items}
     dropped: list[ItemResult] = []
@@ -65,23 +69,25 @@ def shortlist(
         else:
             groups.setdefault(cls.primary, []).append(item_id)
     caps = {c.id: c.cap for c in categories}
-    kept: dict[str, Classification] = {}
+    admitted: list[str] = []
     for category, ids in groups.items():
-        ids.sort(
-            key=lambda i: (
-                -classified[i].relevance,
-                -classified[i].confidence,
-                -by_id[i].popularity.score(),
-                i,
-            )
-        )
+        ids.sort(key=lambda i: _order(classified[i], by_id[i]))
         limit = len(ids) if factor <= 0 else max(1, math.ceil(caps.get(category, 1) * factor))
         for rank, item_id in enumerate(ids):
             if rank < limit:
-                kept[item_id] = classified[item_id]
+                admitted.append(item_id)
             else:
                 why = f"not shortlisted: {category} keeps its best {limit} for summaries (rank {rank + 1})"
                 dropped.append(_dropped(item_id, "shortlist", why, classified[item_id]))
+    admitted.sort(key=lambda i: _order(classified[i], by_id[i]))
+    overall = len(admitted) if factor <= 0 or total_cap is None else math.ceil(total_cap * factor)
+    kept: dict[str, Classification] = {}
+    for rank, item_id in enumerate(admitted):
+        if rank < overall:
+            kept[item_id] = classified[item_id]
+        else:
+            why = f"not shortlisted: the digest keeps its best {overall} for summaries (rank {rank + 1})"
+            dropped.append(_dropped(item_id, "shortlist", why, classified[item_id]))
     return kept, dropped
 
 
@@ -145,7 +151,12 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
                 classified[item.id] = cleaned
     pipeline = ctx.settings.app.pipeline
     classified, cut = shortlist(
-        classified, items, ctx.categories, pipeline.shortlist_factor, pipeline.min_classifier_relevance
+        classified,
+        items,
+        ctx.categories,
+        pipeline.shortlist_factor,
+        pipeline.min_classifier_relevance,
+        total_cap=pipeline.total_cap,
     )
     ctx.on_progress("classified", len(classified))
     return {"classified": classified, "results": results + cut}
