@@ -87,12 +87,12 @@ def classify_all(skip: tuple[str, ...] = ()) -> Any:
 
 
 async def test_classify_sends_batch_size_items_per_call_and_keeps_input_order() -> None:
-    """Ten items with batch_size 8 make two calls (8 + 2); answers come back in order with real ids."""
+    """Forty items with batch_size 32 make two calls (32 + 8); answers come back in order with real ids."""
     chat = ScriptedChat(replies={"ClassificationBatch": [classify_all(), classify_all()]})
     agents = agents_with(chat)
-    items = [make_item(n) for n in range(10)]
+    items = [make_item(n) for n in range(40)]
     results = await agents.classify(items, CATEGORIES)
-    expected = [8, 2]
+    expected = [32, 8]
     assert expected == [len(item_ids(messages)) for messages in chat.received]
     assert [item.id for item in items] == [r.item_id for r in results if isinstance(r, Classification)]
     expected = 2
@@ -341,9 +341,9 @@ def test_fingerprint_is_stable_per_agent_and_follows_the_prompt_file(tmp_path: P
 
 
 def test_batch_sizes_come_from_the_agent_files() -> None:
-    """The classifier batches (8 per call); summarizer and judge take one item; agents are not offline."""
+    """The classifier takes 32 items per call, summarizer and judge 8; agents are not offline."""
     agents = agents_with(ScriptedChat())
-    expected = ([8, 1, 1], False)
+    expected = ([32, 8, 8], False)
     assert expected == (
         [agents.batch_size(n) for n in ("classifier", "summarizer", "judge")],
         agents.offline,

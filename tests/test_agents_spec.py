@@ -32,7 +32,16 @@ SAMPLE_CATEGORY = {
 }
 SAMPLE_VARIABLES = {
     "categories": [SAMPLE_CATEGORY],
-    "items": [{**SAMPLE_ITEM, "id": "1"}],
+    "items": [
+        {
+            **SAMPLE_ITEM,
+            "id": "1",
+            "blurb": "FuseLLMを提案。推論性能が3.2%向上。",
+            "category": SAMPLE_CATEGORY,
+            "feedback": "数値を原文どおりに。",
+            "previous": "FuseLLMを提案。",
+        }
+    ],
     "item": SAMPLE_ITEM,
     "max_chars": 120,
     "feedback": "数値を原文どおりに。",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.agents import per_item_agents
 from typer.testing import CliRunner
 
 from digestbot.cli import app
@@ -88,6 +89,7 @@ def _env(tmp_path: Path, arxiv: FakeArxivServer, feeds: FeedServer, llm: OpenAIS
     (config / "digestbot.toml").write_text(text, encoding="utf-8")
     return {
         "DIGESTBOT_CONFIG_DIR": str(config),
+        "DIGESTBOT_AGENTS_DIR": str(per_item_agents()),  # the responders answer one item per request
         "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
         "DIGESTBOT_ARXIV_API_URL": arxiv.url,
         "DIGESTBOT_QIITA_BASE_URL": feeds.base_url,
@@ -156,7 +158,7 @@ def test_model_without_key_is_a_config_error_not_a_traceback(
     monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(ROOT / "config"))
     monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DIGESTBOT_LLM_MODEL", "openai:gpt-4o-mini")
-    monkeypatch.setenv("DIGESTBOT_AGENTS_DIR", str(ROOT / "agents"))
+    monkeypatch.setenv("DIGESTBOT_AGENTS_DIR", str(per_item_agents()))
     result = CliRunner().invoke(app, ["run", "--dry-run", "--no-fetch"])
     said = " ".join(result.output.split())
     assert (2, True) == (result.exit_code, "set DIGESTBOT_LLM_API_KEY or OPENAI_API_KEY" in said), said
@@ -200,6 +202,11 @@ def test_inexact_llm_answers_are_repaired_named_and_the_admin_channel_is_warned(
             toml.read_text(encoding="utf-8").replace('admin_channel = ""', 'admin_channel = "#random"'),
             encoding="utf-8",
         )
+        agents = shutil.copytree(per_item_agents(), tmp_path / "agents")  # classifier batches of 8 here
+        classifier = agents / "classifier.md"
+        text = classifier.read_text(encoding="utf-8")
+        classifier.write_text(re.sub(r"^batch_size:.*$", "batch_size: 8", text, count=1, flags=re.M), "utf-8")
+        monkeypatch.setenv("DIGESTBOT_AGENTS_DIR", str(agents))
         monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack.api_url)
         monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
         monkeypatch.setenv("COLUMNS", "250")

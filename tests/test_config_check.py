@@ -58,7 +58,7 @@ def test_shipped_config_passes(project: Path) -> None:
 
 def test_each_first_use_mistake_is_its_own_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Broken front matter, a non-UTF-8 prompt, `model = "gpt4"`: three lines, each naming its file."""
-    _edit(project / "agents" / "judge.md", "batch_size: 1", "batch_size: [1")
+    _edit(project / "agents" / "judge.md", "batch_size: 8", "batch_size: [8")
     summarizer = project / "agents" / "summarizer.md"
     summarizer.write_bytes(
         summarizer.read_bytes().replace("紹介文".encode(), "紹介文".encode("shift_jis"), 1)
@@ -102,14 +102,26 @@ def test_a_template_error_the_loader_cannot_see_is_found_by_rendering(project: P
 
 
 def test_variables_must_be_what_the_code_passes(project: Path) -> None:
-    """A prompt that stops using `previous` would fail every revision call: it is reported."""
+    """A prompt that stops using `max_chars` would write blurbs of any length: it is reported."""
     path = project / "agents" / "summarizer.md"
     text = path.read_text(encoding="utf-8")
-    _edit(path, "variables: [item, max_chars, feedback, previous]", "variables: [item, max_chars, feedback]")
-    path.write_text(path.read_text(encoding="utf-8").replace("{{ previous }}", ""), encoding="utf-8")
-    assert "{{ previous }}" in text
+    _edit(path, "variables: [items, max_chars]", "variables: [items]")
+    path.write_text(path.read_text(encoding="utf-8").replace("{{ max_chars }}", "120"), encoding="utf-8")
+    assert "{{ max_chars }}" in text
     errors = check_config({}, project / "config").errors
-    assert 1 == len(errors) and "'previous'" in errors[0] and "summarizer.md" in errors[0], errors
+    assert 1 == len(errors) and "'max_chars'" in errors[0] and "summarizer.md" in errors[0], errors
+
+
+def test_a_one_item_summarizer_file_is_still_accepted(project: Path) -> None:
+    """A summarizer written for one item per call (variables item, max_chars, feedback, previous) passes."""
+    path = project / "agents" / "summarizer.md"
+    path.write_text(
+        "---\nname: summarizer\ndescription: one item\nbatch_size: 1\noutput: Blurb\n"
+        "variables: [item, max_chars, feedback, previous]\n---\n## system\n{{ max_chars }}文字以内。\n"
+        "## user\n{{ feedback }}{{ previous }}\n<item id=\"{{ item.id }}\">{{ item.text }}</item>\n",
+        encoding="utf-8",
+    )
+    assert [] == check_config({}, project / "config").errors
 
 
 def test_model_strings() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 from tests.conftest import build_item
+from tests.support.agents import per_item_agents
 
 from digestbot.agents.base import AgentError
 from digestbot.agents.factory import build_agents
@@ -98,7 +99,7 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
         env = {
             "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
             "DIGESTBOT_LLM_MODEL": "openai:gpt-4o-mini",
-            "DIGESTBOT_AGENTS_DIR": str(agents_dir or ROOT / "agents"),
+            "DIGESTBOT_AGENTS_DIR": str(agents_dir or per_item_agents()),
         }
         return load_settings(config_dir or ROOT / "config", env)
 
@@ -154,7 +155,7 @@ def test_editing_one_prompt_reruns_only_that_agent(
 ) -> None:
     """A changed summarizer prompt re-summarizes; the classifier and (same blurbs) the judge stay cached."""
     agents_dir = tmp_path / "agents"
-    shutil.copytree(ROOT / "agents", agents_dir)
+    shutil.copytree(per_item_agents(), agents_dir)
     settings = settings_for(agents_dir)
     _seed(settings)
     _run(settings, _model())
@@ -198,7 +199,8 @@ def test_crash_mid_fan_out_resumes_without_repeating_finished_calls(
         _run(settings, crashing)
     resumed = _model()
     outcome = _run(settings, resumed)
-    assert {"ClassificationBatch": 0, "Blurb": 2, "Verdict": 2} == _calls(resumed)
+    # the summaries all come before the verdicts (graph/nodes/draft.py): 3 blurbs were finished
+    assert {"ClassificationBatch": 0, "Blurb": 2, "Verdict": 5} == _calls(resumed)
     assert 5 == outcome.digest.entry_count
 
 
@@ -305,6 +307,7 @@ def test_second_post_is_refused_before_any_agent_work(tmp_path: Path) -> None:
             "DIGESTBOT_LLM_MODEL": "openai:gpt-4o-mini",
             "DIGESTBOT_SLACK_API_URL": slack.api_url,
             "SLACK_BOT_TOKEN": slack.token,
+            "DIGESTBOT_AGENTS_DIR": str(per_item_agents()),
         }
         settings = load_settings(ROOT / "config", env)
         _seed(settings)

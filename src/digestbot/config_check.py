@@ -31,9 +31,14 @@ from digestbot.settings import (
 # What the code passes to each agent's template (agents/llm_agents.py, trends_insight.py).
 PROVIDED: dict[str, tuple[str, ...]] = {
     "classifier": ("categories", "items"),
+    "summarizer": ("items", "max_chars"),
+    "judge": ("items", "interests", "liked", "disliked"),
+    "trends": ("weeks", "counts", "terms", "entries", "max_chars", "feedback", "previous"),
+}
+# A summarizer or judge file written for one item per call (before batches) is still accepted.
+ONE_ITEM: dict[str, tuple[str, ...]] = {
     "summarizer": ("item", "max_chars", "feedback", "previous"),
     "judge": ("item", "blurb", "category", "interests", "liked", "disliked"),
-    "trends": ("weeks", "counts", "terms", "entries", "max_chars", "feedback", "previous"),
 }
 OPTIONAL_AGENTS = ("trends",)
 KEY_PROVIDERS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -143,6 +148,8 @@ def _agents(report: Report, directory: Path, settings: Settings | None) -> None:
             continue
         if name in EXPECTED_OUTPUT and spec.output != EXPECTED_OUTPUT[name]:
             report.error(f"{path}: front matter: output must be {EXPECTED_OUTPUT[name]!r} for the {name}")
+        if name in ONE_ITEM and set(spec.variables) == set(ONE_ITEM[name]):
+            provided = ONE_ITEM[name]  # noqa: PLW2901 - the one-item form of the same agent
         if set(spec.variables) != set(provided):
             odd = sorted(set(spec.variables) - set(provided)) or sorted(set(provided) - set(spec.variables))
             report.error(
@@ -211,6 +218,9 @@ def sample_variables(categories: tuple[Category, ...] | list[Category] = ()) -> 
         "liked": [example],
         "disliked": [example],
     }
+    for variant in (empty, full):  # the batched summarizer and judge read these per item
+        notes = {key: variant[key] for key in ("blurb", "category", "feedback", "previous")}
+        variant["items"] = [item | notes, {**item, "id": "2"} | notes]
     return [empty, full]
 
 

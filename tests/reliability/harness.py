@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.agents import per_item_agents
 from typer.testing import CliRunner, Result
 
 from digestbot.agents.llm_agents import LlmAgents
@@ -187,7 +188,7 @@ def write_config(folder: Path, stack: Stack, **overrides: str) -> Path:
 [general]
 timezone = "Asia/Tokyo"
 data_dir = "{stack.data_dir}"
-agents_dir = "{ROOT / "agents"}"
+agents_dir = "{per_item_agents()}"
 
 [sources.arxiv]
 api_url = "{values["arxiv_url"]}"

@@ -111,3 +111,35 @@ class Agents(Protocol):
     async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
         """Rubric scores for the item and its blurb (clamped to 1..5 by the caller)."""
         ...
+
+    async def summarize_many(self, items: Sequence[Item], *, max_chars: int) -> list[str | AgentError]:
+        """First drafts for several items (batched as the agent file says); one entry per item, in order."""
+        ...
+
+    async def judge_many(self, requests: Sequence[tuple[Item, str, Category]]) -> list[Verdict | AgentError]:
+        """Verdicts for (item, blurb, category) triples (batched as the agent file says), in order."""
+        ...
+
+
+async def summarize_each(agents: Agents, items: Sequence[Item], *, max_chars: int) -> list[str | AgentError]:
+    """`summarize_many` one item at a time, for agents that gain nothing from batches."""
+    out: list[str | AgentError] = []
+    for item in items:
+        try:
+            out.append(await agents.summarize(item, max_chars=max_chars))
+        except AgentError as exc:
+            out.append(exc)
+    return out
+
+
+async def judge_each(
+    agents: Agents, requests: Sequence[tuple[Item, str, Category]]
+) -> list[Verdict | AgentError]:
+    """`judge_many` one item at a time, for agents that gain nothing from batches."""
+    out: list[Verdict | AgentError] = []
+    for item, blurb, category in requests:
+        try:
+            out.append(await agents.judge(item, blurb, category))
+        except AgentError as exc:
+            out.append(exc)
+    return out

@@ -9,6 +9,7 @@ crashed resumes where it stopped. Failures are not cached: the next run tries th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,11 @@ def digest_of(*parts: str) -> str:
 
 def item_hash(item: Item) -> str:
     return digest_of(item.id, item.title, item.text)
+
+
+def _parts(indexes: list[int], size: int) -> list[list[int]]:
+    size = max(1, size)
+    return [indexes[i : i + size] for i in range(0, len(indexes), size)]
 
 
 def categories_hash(categories: Sequence[Category]) -> str:
@@ -109,8 +115,58 @@ class CachedAgents:
         self.store.put(key, blurb)
         return blurb
 
+    async def summarize_many(self, items: Sequence[Item], *, max_chars: int) -> list[str | AgentError]:
+        """Cached drafts from the store; the rest asked of `inner` one batch at a time, each batch's
+        blurbs stored as soon as its call returns (a crash loses at most the calls in flight)."""
+        keys = [self._key("summarizer", item_hash(item), str(max_chars), "") for item in items]
+        stored = self.store.get_many(keys)
+        found: dict[int, str | AgentError] = {}
+        for index, key in enumerate(keys):
+            if isinstance(cached := stored.get(key), str):
+                self._hit("summarizer")
+                found[index] = cached
+
+        async def ask(part: list[int]) -> None:
+            answers = await self.inner.summarize_many([items[i] for i in part], max_chars=max_chars)
+            found.update(zip(part, answers, strict=True))
+            self.store.put_many(
+                {keys[i]: a for i, a in zip(part, answers, strict=True) if isinstance(a, str)}
+            )
+
+        misses = [i for i in range(len(items)) if i not in found]
+        await asyncio.gather(*(ask(part) for part in _parts(misses, self.batch_size("summarizer"))))
+        return [found[i] for i in range(len(items))]
+
+    async def judge_many(self, requests: Sequence[tuple[Item, str, Category]]) -> list[Verdict | AgentError]:
+        """Cached verdicts from the store; the rest asked of `inner` one batch at a time, stored as
+        each batch's call returns."""
+        keys = [self._judge_key(item, blurb, category) for item, blurb, category in requests]
+        stored = self.store.get_many(keys)
+        found: dict[int, Verdict | AgentError] = {}
+        for index, key in enumerate(keys):
+            if (cached := stored.get(key)) is not None:
+                self._hit("judge")
+                found[index] = Verdict.model_validate(cached)
+
+        async def ask(part: list[int]) -> None:
+            answers = await self.inner.judge_many([requests[i] for i in part])
+            found.update(zip(part, answers, strict=True))
+            fresh = {
+                keys[i]: a.model_dump(mode="json")
+                for i, a in zip(part, answers, strict=True)
+                if isinstance(a, Verdict)
+            }
+            self.store.put_many(fresh)
+
+        misses = [i for i in range(len(requests)) if i not in found]
+        await asyncio.gather(*(ask(part) for part in _parts(misses, self.batch_size("judge"))))
+        return [found[i] for i in range(len(requests))]
+
+    def _judge_key(self, item: Item, blurb: str, category: Category) -> str:
+        return self._key("judge", item_hash(item), blurb, categories_hash([category]))
+
     async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
-        key = self._key("judge", item_hash(item), blurb, categories_hash([category]))
+        key = self._judge_key(item, blurb, category)
         cached = self.store.get(key)
         if cached is not None:
             self._hit("judge")

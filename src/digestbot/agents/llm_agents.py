@@ -1,11 +1,14 @@
-"""`LlmAgents`: the classifier, summarizer and judge backed by a chat model and the prompt files."""
+"""`LlmAgents`: the classifier, summarizer and judge backed by a chat model and the prompt files.
+
+The summarizer and the judge take several items per call when their agent file says so (`batch_size`
+and a body over `items`); each item of a batch answer is checked and repaired alone (`llm_batch.py`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,98 +18,68 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel
 
-from digestbot.agents import guards
 from digestbot.agents.base import AgentError, UsageReport
 from digestbot.agents.llm import LlmCaller, Sleep, build_chat_model
-from digestbot.agents.llm_answers import verdict_function, verdict_problems
+from digestbot.agents.llm_answers import (
+    blurb_batch_function,
+    verdict_batch_function,
+    verdict_function,
+    verdict_problems,
+)
+from digestbot.agents.llm_batch import Batch, chunks
 from digestbot.agents.llm_classify import BatchClassifier
 from digestbot.agents.llm_output import output_schema, repair_request
+from digestbot.agents.llm_views import (
+    CLASSIFY_TEXT_CHARS,
+    FIELD_CHARS,
+    ITEM_TEXT_CHARS,
+    MAX_TAGS,
+    MODEL_TEXT_CHARS,
+    batched,
+    blurb_problems,
+    bounded,
+    category_view,
+    clean_blurb,
+    count_sentences,
+    example_view,
+    item_view,
+    judge_messages,
+    measure_blurb,
+    summarizer_messages,
+    untrusted,
+)
 from digestbot.agents.spec import AgentSpec, load_agent, load_agents
 from digestbot.domain import Item
-from digestbot.feedback import Example, JudgeGuidance
-from digestbot.graph.state import Blurb, Classification, ClassificationBatch, Verdict
+from digestbot.feedback import JudgeGuidance
+from digestbot.graph.state import (
+    Blurb,
+    BlurbBatch,
+    Classification,
+    ClassificationBatch,
+    ItemBlurb,
+    ItemVerdict,
+    Verdict,
+    VerdictBatch,
+)
 from digestbot.settings import Category, Settings
-from digestbot.sources.text import japanese_ratio
+
+__all__ = [
+    "CLASSIFY_TEXT_CHARS",
+    "FIELD_CHARS",
+    "ITEM_TEXT_CHARS",
+    "MAX_TAGS",
+    "MODEL_TEXT_CHARS",
+    "LlmAgents",
+    "blurb_problems",
+    "bounded",
+    "category_view",
+    "count_sentences",
+    "example_view",
+    "item_view",
+    "untrusted",
+]
 
 T = TypeVar("T", bound=BaseModel)
-
-CLASSIFY_TEXT_CHARS = 1500  # per item in a batch: the abstract or the start of an article
-ITEM_TEXT_CHARS = 6000  # summarizer and judge read more of an article
-FIELD_CHARS = {"id": 120, "title": 300, "tag": 60}  # every other field of an item, bounded too
-MAX_TAGS = 20
-MODEL_TEXT_CHARS = 2000  # a blurb or the judge's feedback quoted back into a prompt
-_SENTENCE = re.compile(r"[^。．！？!?]+(?:[。．！？!?]+[」』）)\"”]*|$)")
-_LINE_BREAKS = re.compile(r"\s*\n\s*")
-
-
-def untrusted(text: str) -> str:
-    """Data going into a prompt: `<` and `>` become full-width, so the text cannot open or close a tag."""
-    return text.replace("<", "＜").replace(">", "＞")
-
-
-def bounded(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, ending in `…`: no outside field can fill a prompt."""
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def item_view(item: Item, *, limit: int, label: str | None = None) -> dict[str, Any]:
-    """What a prompt template sees of an item (all fields neutralised and bounded)."""
-    return {
-        "id": untrusted(bounded(label or item.id, FIELD_CHARS["id"])).replace('"', "＂"),
-        "source": str(item.source),
-        "title": untrusted(bounded(item.title, FIELD_CHARS["title"])),
-        "text": untrusted(bounded(item.text, limit)),
-        "tags": [untrusted(bounded(tag, FIELD_CHARS["tag"])) for tag in item.tags[:MAX_TAGS]],
-        "language": item.language,
-        "published": item.published.date().isoformat(),
-    }
-
-
-def category_view(category: Category) -> dict[str, Any]:
-    return category.model_dump(include={"id", "name", "description", "include", "exclude", "examples"})
-
-
-def example_view(example: Example) -> dict[str, str]:
-    """A reader-voted item as the judge prompt sees it (neutralised like all data)."""
-    title = untrusted(bounded(example.title, FIELD_CHARS["title"]))
-    return {"title": title, "category": example.category, "source": example.source}
-
-
-def count_sentences(text: str) -> int:
-    return sum(1 for part in _SENTENCE.findall(text) if part.strip())
-
-
-def blurb_problems(text: str, max_chars: int, min_japanese: float) -> list[str]:
-    """What breaks the blurb rules, as instructions for a repair request (empty list = fine)."""
-    if not text:
-        return ["紹介文が空でした。原文の内容を1〜2文の日本語で書いてください。"]
-    problems = []
-    if len(text) > max_chars:
-        problems.append(
-            f"{len(text)}文字です。{max_chars}文字以内（英数字・記号も1文字）に縮めてください。"
-            "数値と固有名詞は原文どおりに残し、重要度の低い修飾や説明を削ってください。"
-        )
-    floor = max(min_japanese, guards.PARAMS["min_japanese_score"])
-    if (ratio := guards.japanese_score(text)) < floor:  # names copied from the source do not count
-        problems.append(
-            f"固有名詞を除いた日本語の割合が低すぎます（{ratio:.0%}）。英語の文を使わず日本語の文で書き、"
-            "英語は手法名・モデル名などの固有名詞だけにしてください。"
-        )
-    if (sentences := count_sentences(text)) > 2:
-        problems.append(f"{sentences}文あります。1〜2文にまとめてください。")
-    return problems
-
-
-def _clean(blurb: str) -> str:
-    """Line breaks removed; a blurb wrapped whole in ASCII quotes is unwrapped."""
-    text = _LINE_BREAKS.sub("", blurb.strip())
-    return text[1:-1].strip() if len(text) > 1 and text[0] == text[-1] == '"' else text
-
-
-def _measure(text: str, max_chars: int) -> str:
-    share = japanese_ratio(text)
-    return f"{len(text)}/{max_chars} chars, {count_sentences(text)} sentences, Japanese share {share:.0%}"
 
 
 class LlmAgents:
@@ -232,71 +205,152 @@ class LlmAgents:
 
     # --- summarizer -----------------------------------------------------------------------------
 
+    def batched(self, agent: str) -> bool:
+        """The agent's file renders a list of items (`items`): it can take several per call."""
+        return batched(self.specs[agent])
+
+    def _summarizer_messages(
+        self, items: Sequence[Item], max_chars: int, *, feedback: str = "", previous: str = ""
+    ) -> list[BaseMessage]:
+        spec = self.specs["summarizer"]
+        return summarizer_messages(spec, items, max_chars, feedback=feedback, previous=previous)
+
     async def summarize(self, item: Item, *, max_chars: int, feedback: str = "", previous: str = "") -> str:
         """1-2 Japanese sentences within `max_chars`; a broken rule gets one repair request, then AgentError.
 
         `previous` (optional, beyond the protocol) is the blurb the judge's `feedback` is about.
         """
-        messages = self.specs["summarizer"].render(
-            item=item_view(item, limit=ITEM_TEXT_CHARS),
-            max_chars=max_chars,
-            feedback=untrusted(bounded(feedback, MODEL_TEXT_CHARS)),
-            previous=untrusted(bounded(previous, MODEL_TEXT_CHARS)),
-        )
-        min_japanese = self.settings.app.pipeline.min_japanese_ratio
         self.usage.per_agent["summarizer"].items += 1
+        return await self._summarize_alone(item, max_chars, feedback=feedback, previous=previous)
+
+    async def _summarize_alone(
+        self, item: Item, max_chars: int, *, feedback: str = "", previous: str = ""
+    ) -> str:
+        messages = self._summarizer_messages([item], max_chars, feedback=feedback, previous=previous)
+        min_japanese = self.settings.app.pipeline.min_japanese_ratio
         try:
-            text = _clean((await self._call("summarizer", Blurb, messages, item=item)).blurb)
+            text = clean_blurb((await self._call("summarizer", Blurb, messages, item=item)).blurb)
             problems = blurb_problems(text, max_chars, min_japanese)
             if not problems:
                 return text
             self.usage.per_agent["summarizer"].repairs += 1
-            quoted = untrusted(bounded(text, MODEL_TEXT_CHARS))
-            fix = HumanMessage(
-                content=f"前回の紹介文: <previous_blurb>{quoted}</previous_blurb>\n"
-                + "\n".join(problems)
-                + "\nルールを守って書き直した紹介文だけを返してください。"
-            )
-            text = _clean((await self._call("summarizer", Blurb, [*messages, fix], item=item)).blurb)
-            if blurb_problems(text, max_chars, min_japanese):
-                raise AgentError(
-                    f"the blurb still breaks the rules after one repair request ({_measure(text, max_chars)})"
-                )
+            text = await self._fix_blurb(item, messages, text, problems, max_chars)
             self.usage.record("summarizer", item.id, "repaired", " ".join(problems))
             return text
         except AgentError as exc:
             self._held_back("summarizer", item, exc)
             raise
 
+    async def _fix_blurb(
+        self, item: Item, messages: list[BaseMessage], text: str, problems: list[str], max_chars: int
+    ) -> str:
+        """One repair request for this blurb naming what broke the rules; AgentError if it still does."""
+        quoted = untrusted(bounded(text, MODEL_TEXT_CHARS))
+        fix = HumanMessage(
+            content=f"前回の紹介文: <previous_blurb>{quoted}</previous_blurb>\n"
+            + "\n".join(problems)
+            + "\nルールを守って書き直した紹介文だけを返してください。"
+        )
+        text = clean_blurb((await self._call("summarizer", Blurb, [*messages, fix], item=item)).blurb)
+        if blurb_problems(text, max_chars, self.settings.app.pipeline.min_japanese_ratio):
+            measured = measure_blurb(text, max_chars)
+            raise AgentError(f"the blurb still breaks the rules after one repair request ({measured})")
+        return text
+
+    async def summarize_many(self, items: Sequence[Item], *, max_chars: int) -> list[str | AgentError]:
+        """First drafts, `batch_size` items per call; one entry per item (its blurb or its AgentError)."""
+        size = self.batch_size("summarizer") if self.batched("summarizer") else 1
+        min_japanese = self.settings.app.pipeline.min_japanese_ratio
+
+        async def ask(batch: Sequence[Item]) -> Sequence[ItemBlurb]:
+            messages = self._summarizer_messages(batch, max_chars)
+            function = blurb_batch_function(len(batch))
+            ids = [item.id for item in batch]
+            model, name, _ = self._models["summarizer"]
+            answer = await self._caller.structured(
+                "summarizer", model, name, BlurbBatch, messages, function=function, items=ids
+            )
+            return answer.results
+
+        async def repair(item: Item, text: str, problems: list[str]) -> str:
+            return await self._fix_blurb(
+                item, self._summarizer_messages([item], max_chars), text, problems, max_chars
+            )
+
+        batch: Batch[str, ItemBlurb] = Batch(
+            agent="summarizer",
+            usage=self.usage,
+            ask=ask,
+            answer_of=lambda result: clean_blurb(result.blurb),
+            problems_of=lambda text: blurb_problems(text, max_chars, min_japanese),
+            repair=repair,
+            alone=lambda item: self.summarize(item, max_chars=max_chars),
+        )
+        answered = await asyncio.gather(*(batch.run(part) for part in chunks(items, size)))
+        return [answer for part in answered for answer in part]
+
     # --- judge -------------------------------------------------------------------------------------
 
-    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
-        """Rubric scores (clamped to 1..5), a short rationale and feedback for the summarizer."""
+    def _judge_messages(self, requests: Sequence[tuple[Item, str, Category]]) -> list[BaseMessage]:
         interests = [
             *self.settings.app.pipeline.prefilter.interests,
             *(c.name for c in self.settings.categories),
         ]
-        messages = self.specs["judge"].render(
-            item=item_view(item, limit=ITEM_TEXT_CHARS),
-            blurb=untrusted(bounded(blurb, MODEL_TEXT_CHARS)),
-            category=category_view(category),
-            interests=interests,
-            liked=[example_view(e) for e in self.guidance.liked],
-            disliked=[example_view(e) for e in self.guidance.disliked],
-        )
+        return judge_messages(self.specs["judge"], requests, interests, self.guidance)
+
+    async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
+        """Rubric scores (clamped to 1..5), a short rationale and feedback for the summarizer."""
         self.usage.per_agent["judge"].items += 1
+        messages = self._judge_messages([(item, blurb, category)])
         function = verdict_function()
         try:
             verdict = await self._call("judge", Verdict, messages, item=item, function=function)
             if problems := verdict_problems(verdict):  # one repair request naming the scores, then held back
                 self.usage.per_agent["judge"].repairs += 1
-                why = "; ".join(problems)
-                fix = repair_request(Verdict, why, verdict.model_dump_json())
-                verdict = await self._call("judge", Verdict, [*messages, fix], item=item, function=function)
-                if still := verdict_problems(verdict):
-                    raise AgentError(f"scores out of range after one repair request: {'; '.join(still)}")
-                self.usage.record("judge", item.id, "repaired", why)
+                verdict = await self._fix_verdict(item, messages, verdict, problems)
+                self.usage.record("judge", item.id, "repaired", "; ".join(problems))
         except AgentError as exc:
             self._held_back("judge", item, exc)
             raise
         return verdict
+
+    async def _fix_verdict(
+        self, item: Item, messages: list[BaseMessage], verdict: Verdict, problems: list[str]
+    ) -> Verdict:
+        fix = repair_request(Verdict, "; ".join(problems), verdict.model_dump_json())
+        function = verdict_function()
+        fixed = await self._call("judge", Verdict, [*messages, fix], item=item, function=function)
+        if still := verdict_problems(fixed):
+            raise AgentError(f"scores out of range after one repair request: {'; '.join(still)}")
+        return fixed
+
+    async def judge_many(self, requests: Sequence[tuple[Item, str, Category]]) -> list[Verdict | AgentError]:
+        """Verdicts for (item, blurb, category) triples, `batch_size` per call; one entry per triple."""
+        size = self.batch_size("judge") if self.batched("judge") else 1
+        by_item = {item.id: (item, blurb, category) for item, blurb, category in requests}
+
+        async def ask(batch: Sequence[Item]) -> Sequence[ItemVerdict]:
+            messages = self._judge_messages([by_item[item.id] for item in batch])
+            ids = [item.id for item in batch]
+            model, name, _ = self._models["judge"]
+            function = verdict_batch_function(len(batch))
+            answer = await self._caller.structured(
+                "judge", model, name, VerdictBatch, messages, function=function, items=ids
+            )
+            return answer.results
+
+        async def repair(item: Item, verdict: Verdict, problems: list[str]) -> Verdict:
+            return await self._fix_verdict(item, self._judge_messages([by_item[item.id]]), verdict, problems)
+
+        batch: Batch[Verdict, ItemVerdict] = Batch(
+            agent="judge",
+            usage=self.usage,
+            ask=ask,
+            answer_of=lambda result: Verdict.model_validate(result.model_dump(exclude={"item_id"})),
+            problems_of=verdict_problems,
+            repair=repair,
+            alone=lambda item: self.judge(*by_item[item.id]),
+        )
+        parts = chunks([item for item, _, _ in requests], size)
+        answered = await asyncio.gather(*(batch.run(part) for part in parts))
+        return [answer for part in answered for answer in part]

@@ -13,10 +13,10 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from digestbot.agents.llm_output import output_schema
-from digestbot.graph.state import Classification, ClassificationBatch, Verdict
+from digestbot.graph.state import BlurbBatch, Classification, ClassificationBatch, Verdict, VerdictBatch
 
 SCORE_RANGE = (1, 5)
 VERDICT_SCORES = ("relevance", "significance", "faithfulness", "japanese")
@@ -127,3 +127,55 @@ def check_batch(batch: ClassificationBatch, size: int, category_ids: Sequence[st
         else:
             valid[n] = found[0]
     return BatchCheck(valid=valid, wrong=wrong, extra=extra, category_ids=tuple(category_ids))
+
+
+def _batched(function: dict[str, Any], size: int) -> dict[str, Any]:
+    """Exactly `size` results with item ids "1".."size"; returns the per-item properties to refine."""
+    results = function["parameters"]["properties"]["results"]
+    results.update(minItems=size, maxItems=size)
+    fields: dict[str, Any] = results["items"]["properties"]
+    fields["item_id"]["enum"] = [str(n) for n in range(1, size + 1)]
+    return fields
+
+
+@lru_cache(maxsize=64)
+def blurb_batch_function(size: int) -> dict[str, Any]:
+    """The summarizer's strict function dict for a batch of `size` items."""
+    function = copy.deepcopy(output_schema(BlurbBatch))
+    _batched(function, size)
+    return function
+
+
+@lru_cache(maxsize=64)
+def verdict_batch_function(size: int) -> dict[str, Any]:
+    """The judge's strict function dict for a batch of `size` items: ids, exact count, scores 1..5."""
+    function = copy.deepcopy(output_schema(VerdictBatch))
+    fields = _batched(function, size)
+    for name in VERDICT_SCORES:
+        fields[name].update(minimum=SCORE_RANGE[0], maximum=SCORE_RANGE[1])
+    return function
+
+
+class HasItemId(Protocol):
+    item_id: str
+
+
+A = TypeVar("A", bound=HasItemId)
+
+
+def by_position(results: Sequence[A], size: int) -> tuple[dict[str, A], dict[str, str]]:
+    """(position "1".."size" -> its one answer, position -> "missing" / "answered k times")."""
+    if size == 1 and len(results) == 1:
+        return {"1": results[0]}, {}
+    answers: dict[str, list[A]] = {}
+    for result in results:
+        answers.setdefault(_position(result.item_id), []).append(result)
+    found: dict[str, A] = {}
+    wrong: dict[str, str] = {}
+    for n in (str(k) for k in range(1, size + 1)):
+        got = answers.get(n, [])
+        if len(got) == 1:
+            found[n] = got[0]
+        else:
+            wrong[n] = "missing" if not got else f"answered {len(got)} times"
+    return found, wrong

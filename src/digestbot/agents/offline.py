@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 
 from digestbot.agents import guards, offline_classify, offline_judge, offline_summarize, offline_template
-from digestbot.agents.base import AGENT_NAMES, AgentError, UsageReport
+from digestbot.agents.base import AGENT_NAMES, AgentError, UsageReport, judge_each, summarize_each
 from digestbot.agents.cached import ResultStore
 from digestbot.agents.embedding import Embedder, EmbeddingCache, shared_embedder
 from digestbot.agents.offline_classify import category_model
@@ -108,3 +108,9 @@ class OfflineAgents:
     async def judge(self, item: Item, blurb: str, category: Category) -> Verdict:
         self.usage.per_agent["judge"].calls += 1
         return self._judge.verdict(item, blurb, category)
+
+    async def summarize_many(self, items: Sequence[Item], *, max_chars: int) -> list[str | AgentError]:
+        return await summarize_each(self, items, max_chars=max_chars)
+
+    async def judge_many(self, requests: Sequence[tuple[Item, str, Category]]) -> list[Verdict | AgentError]:
+        return await judge_each(self, requests)

@@ -84,6 +84,9 @@ class RunState(TypedDict, total=False):
     prefilter_dropped: dict[str, int]  # rule -> count
     prefiltered: list[ItemResult]  # each item the prefilter dropped, with its rule (stage "prefilter")
     classified: dict[str, Classification]
+    drafts: dict[
+        str, ItemState
+    ]  # item id -> first blurb and verdict from the batched calls (graph/nodes/draft.py)
     results: Annotated[list[ItemResult], operator.add]
     digest: Digest
 
@@ -96,4 +99,7 @@ class ItemState(TypedDict, total=False):
     revisions: int
     feedback: str
     outcome: str  # "" while working; "revise" sends the blurb back to the summarizer; "done" ends the branch
+    prejudged: Verdict | None  # the batched judge's verdict on the first blurb (None once used)
+    draft_error: str  # the batched summarizer held this item back: why
+    judge_error: str  # the batched judge held this item back: why
     results: Annotated[list[ItemResult], operator.add]

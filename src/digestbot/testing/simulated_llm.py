@@ -8,6 +8,8 @@ It answers the three agents' requests by reading the rendered prompt, as a model
   in `flaw_every` quotes a number wrongly; a request carrying `<feedback>` gets it right.
 - `Verdict`: relevance as the classifier scores it, significance from the text's cues, faithfulness
   by checking every number of the blurb against the source, japanese from the blurb's kana/kanji share.
+- `BlurbBatch` / `VerdictBatch`: the same answer for each `<item>` of the prompt (each blurb follows
+  its item), as a list; each item is answered independently of the others in its batch.
 Same prompt, same answer: nothing random, no state.
 """
 
@@ -47,7 +49,7 @@ _COUNT = re.compile(r"\b(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+(?:
 _ACRONYM = re.compile(r"^([A-Z][A-Za-z0-9-]{1,15}):\s")
 _PROPOSE = re.compile(r"\b(?:propose|introduce|present)\s+([A-Z][A-Za-z0-9-]{2,15})\b")
 _PHRASES = re.compile(r"[,、/／()（）:;.]|\band\b|\bor\b")
-_BLURB = re.compile(r"<blurb>(.*?)</blurb>", re.DOTALL)
+_BLURB = re.compile(r"<blurb(?: item=\"[^\"]*\")?>(.*?)</blurb>", re.DOTALL)
 _GLOSSARY = (
     ("retrieval", "検索拡張"), ("long-context", "長文脈処理"), ("reasoning", "推論"),
     ("agent", "エージェント"), ("quantization", "量子化"), ("speculative", "投機的デコーディング"),
@@ -123,6 +125,10 @@ class SimulatedLLM:
             return {"blurb": self.summarize(user, later=messages[2:])}
         if name == "Verdict":
             return self.judge(user)
+        if name == "BlurbBatch":
+            return {"results": self.summarize_batch(user)}
+        if name == "VerdictBatch":
+            return {"results": self.judge_batch(user)}
         raise LookupError(f"SimulatedLLM cannot answer schema {name!r}")
 
     # --- the classifier ----------------------------------------------------------------------------
@@ -192,7 +198,23 @@ class SimulatedLLM:
             title = _clip(item.title, 20)
         return _fit([f"{title}について、実装の手順と注意点を解説した記事。"], limit)
 
+    def summarize_batch(self, user: str) -> list[dict[str, str]]:
+        """One blurb per item, as if each had been asked alone (the limit line is the batch's)."""
+        limit = m.group(1) if (m := _LIMIT.search(user)) else "120"
+        return [
+            {"item_id": item.id, "blurb": self.summarize(f"{limit}文字以内\n{_block(item)}")}
+            for item in parse_items(user)
+        ]
+
     # --- the judge -------------------------------------------------------------------------------------
+
+    def judge_batch(self, user: str) -> list[dict[str, Any]]:
+        """One verdict per item, each on the blurb that follows it."""
+        blurbs = _BLURB.findall(user)
+        return [
+            {"item_id": item.id, **self.judge(f"{_block(item)}\n<blurb>{blurb}</blurb>")}
+            for item, blurb in zip(parse_items(user), blurbs, strict=False)
+        ]
 
     def significance(self, item: PromptItem) -> int:
         text = item.text.lower()
@@ -232,6 +254,15 @@ def _verdict(rel: int, sig: int, faith: int, ja: int, *, rationale: str, feedbac
         "rationale": rationale,
         "feedback": feedback,
     }
+
+
+def _block(item: PromptItem) -> str:
+    """The `<item>` block of one item, as the prompts render it."""
+    tags = f"<tags>{item.tags}</tags>\n" if item.tags else ""
+    return (
+        f'<item id="{item.id}">\n<source>{item.source}</source>\n<title>{item.title}</title>\n'
+        f"{tags}<text>\n{item.text}\n</text>\n</item>"
+    )
 
 
 def _clip(text: str, limit: int) -> str:

@@ -85,10 +85,12 @@ async def judge_blurb(
     *,
     revisions: int,
     max_chars: int,
+    verdict: Verdict | None = None,
 ) -> Judged:
-    """Judge `blurb`, cap the scores by the guards and decide; after the last revision, drop the
-    failing sentences when what is left passes every guard (judged again), else hold the item back."""
-    verdict = await agents.judge(item, blurb, category)
+    """Judge `blurb` (or take the `verdict` already given on it), cap the scores by the guards and
+    decide; after the last revision, drop the failing sentences when what is left passes every guard
+    (judged again), else hold the item back."""
+    verdict = verdict or await agents.judge(item, blurb, category)
     report = guards.check_blurb(item, blurb, max_chars=max_chars)
     caps = {"min_faithfulness": config.min_faithfulness, "min_japanese": config.min_japanese}
     scores = guards.cap_scores(scores_of(verdict), report, **caps)
@@ -150,6 +152,8 @@ async def judge(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any
     revisions = state.get("revisions", 0)
     pipeline = ctx.settings.app.pipeline
     try:
+        if state.get("judge_error"):  # the batched judge held it back already (graph/nodes/draft.py)
+            raise AgentError(state["judge_error"])
         judged = await judge_blurb(
             ctx.agents,
             item,
@@ -158,6 +162,7 @@ async def judge(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any
             pipeline.judge,
             revisions=revisions,
             max_chars=pipeline.summary_max_chars,
+            verdict=state.get("prejudged"),
         )
     except AgentError as exc:
         ctx.on_progress("judge", 1)
@@ -165,6 +170,7 @@ async def judge(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any
     if judged.action == "revise":
         return {
             "outcome": "revise",
+            "prejudged": None,
             "revisions": revisions + 1,
             "feedback": f"{judged.feedback}（前回の要約: {blurb}）",
         }

@@ -16,6 +16,8 @@ async def summarize(state: ItemState, runtime: Runtime[RunContext]) -> dict[str,
     item = state["item"]
     feedback = state.get("feedback", "")
     try:
+        if state.get("draft_error"):  # the batched draft held it back already (graph/nodes/draft.py)
+            raise AgentError(state["draft_error"])
         blurb = await ctx.agents.summarize(
             item, max_chars=ctx.settings.app.pipeline.summary_max_chars, feedback=feedback
         )
