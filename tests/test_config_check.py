@@ -118,7 +118,7 @@ def test_a_one_item_summarizer_file_is_still_accepted(project: Path) -> None:
     path.write_text(
         "---\nname: summarizer\ndescription: one item\nbatch_size: 1\noutput: Blurb\n"
         "variables: [item, max_chars, feedback, previous]\n---\n## system\n{{ max_chars }}文字以内。\n"
-        "## user\n{{ feedback }}{{ previous }}\n<item id=\"{{ item.id }}\">{{ item.text }}</item>\n",
+        '## user\n{{ feedback }}{{ previous }}\n<item id="{{ item.id }}">{{ item.text }}</item>\n',
         encoding="utf-8",
     )
     assert [] == check_config({}, project / "config").errors
