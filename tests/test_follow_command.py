@@ -3,128 +3,49 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
-from slack_sdk.web.async_client import AsyncWebClient
 
-from digestbot.config_reload import ConfigHolder
-from digestbot.domain import Item, Window
-from digestbot.runner import RunOutcome, run_digest
-from digestbot.settings import Settings, load_settings
-from digestbot.slack.app import build_app
-from digestbot.slack.services import BotServices
-from digestbot.store import ItemStore
-from digestbot.store import follow_dms as ledger
-from digestbot.store.schema import open_engine
+from digestbot.domain import Window
+from digestbot.runner import run_digest
+from digestbot.settings import Settings
 from digestbot.testing.slack_server import SlackServer
 from digestbot.testing.slack_users import dm_channel_id
-from support.worker_env import sample_items, toml_text, worker_environ, write_config
-
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "test-signing-secret"
-CHANNEL = "C0DIGEST01"
-ALICE, BOB, GONE = "U0ALICE01", "U0BOB0002", "U0GONE003"
+from support.follow_bot import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    GONE,
+    ROOT,
+    Bot,
+    bot_maker,
+    channel_blocks,
+    dms,
+    members_server,
+    settings_maker,
+    weekly,
+)
 
 
 @pytest.fixture
 def slack() -> Iterator[SlackServer]:
-    with SlackServer() as server:
-        server.add_user(ALICE, "alice", display_name="アリス")
-        server.add_user(BOB, "bob")
-        yield server
+    yield from members_server()
 
 
 @pytest.fixture
 def make_settings(slack: SlackServer, tmp_path: Path) -> Callable[..., Settings]:
-    def make(items: list[Item] | None = None, **follow: Any) -> Settings:
-        folder = write_config(tmp_path / "config", ROOT / "config" / "categories.toml")
-        if follow:
-            with (folder / "digestbot.toml").open("a", encoding="utf-8") as toml:
-                toml.write(toml_text({"follow": follow}))
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-        env = worker_environ(folder, tmp_path / "data", url, slack.api_url, bot_token=slack.token)
-        settings = load_settings(folder, env, env_file=tmp_path / "no.env")
-        with ItemStore(settings.store_url) as store:
-            store.upsert(items if items is not None else sample_items(datetime.now(UTC) - timedelta(days=1)))
-        return settings
-
-    return make
-
-
-@dataclass
-class Bot:
-    app: AsyncApp
-    services: BotServices
-    slack: SlackServer
-
-    async def command(self, text: str, user: str = ALICE, name: str = "alice") -> str:
-        form = {
-            "command": "/digest",
-            "text": text,
-            "user_id": user,
-            "user_name": name,
-            "team_id": "T0DIGEST",
-            "channel_id": CHANNEL,
-            "channel_name": "llm-digest",
-            "response_url": self.slack.response_url("1"),
-            "trigger_id": "1.2.3",
-        }
-        body = urlencode(form)
-        ts = str(int(time.time()))
-        signature = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-        headers = {
-            "content-type": ["application/x-www-form-urlencoded"],
-            "x-slack-signature": [signature],
-            "x-slack-request-timestamp": [ts],
-        }
-        response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
-        assert 200 == response.status
-        assert await self.services.tasks.join(within=30)
-        return str(json.loads(response.body)["text"]) if response.body.startswith("{") else response.body
+    return settings_maker(slack, tmp_path)
 
 
 @pytest.fixture
 async def bot_for(slack: SlackServer) -> AsyncIterator[Callable[[Settings], Bot]]:
-    made: list[BotServices] = []
-
-    def make(settings: Settings) -> Bot:
-        services = BotServices(ConfigHolder(lambda: settings), notify_admin=lambda *_: None)
-        made.append(services)
-        client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
-        return Bot(
-            build_app(services, client, signing_secret=SECRET, process_before_response=True), services, slack
-        )
-
-    yield make
-    for services in made:
-        services.close()
-
-
-async def weekly(settings: Settings, *, force: bool = False) -> RunOutcome:
-    """The weekly digest of the last 7 days, posted with the real WebClient (what `run` does)."""
-    window = Window.since("7d")
-    return await asyncio.to_thread(run_digest, settings, window, fetch=False, dry_run=False, force=force)
-
-
-def channel_blocks(slack: SlackServer) -> str:
-    return json.dumps([m.get("blocks") for m in slack.messages(CHANNEL)], ensure_ascii=False)
-
-
-def dms(slack: SlackServer, user: str) -> list[dict[str, Any]]:
-    return slack.messages(dm_channel_id(user))
+    async for make in bot_maker(slack):
+        yield make
 
 
 async def test_follow_then_weekly_digest_mentions_and_dms_the_follower(
@@ -150,39 +71,6 @@ async def test_follow_then_weekly_digest_mentions_and_dms_the_follower(
     assert f"全体のダイジェスト: <{outcome.delivery.permalink}|チャンネルの投稿>" in dm_text
     assert "あなたのフォロー（「quantization」）に合う今週の1件です。" in dm_text
     assert [] == dms(slack, BOB)
-
-
-async def test_a_rerun_does_not_dm_twice(
-    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
-) -> None:
-    """`run --force` edits the channel post; the follower's DM for the period is not sent again."""
-    settings = make_settings()
-    await bot_for(settings).command("follow --dm quantization")
-    await weekly(settings)
-    again = await weekly(settings, force=True)
-    assert again.delivery is not None
-    assert () == again.delivery.follow_dms.sent
-    assert 1 == len(dms(slack, ALICE))
-    assert 1 == len(slack.calls("conversations.open"))
-
-
-async def test_one_failing_dm_never_stops_the_others(
-    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
-) -> None:
-    """A user Slack no longer knows gets one failed ledger row; BOB's DM and the channel post go out."""
-    settings = make_settings()
-    bot = bot_for(settings)
-    await bot.command("follow --dm quantization", user=GONE, name="gone")  # not in the workspace
-    await bot.command("follow --dm quantization", user=BOB, name="bob")
-    outcome = await weekly(settings)
-    assert outcome.delivery is not None
-    assert ((GONE, "user_not_found"),) == outcome.delivery.follow_dms.failed
-    assert (BOB,) == outcome.delivery.follow_dms.sent
-    assert 1 == len(dms(slack, BOB))
-    record = ledger.find(open_engine(settings.store_url), GONE, outcome.delivery.period)
-    assert record is not None
-    assert ("failed", "user_not_found") == (record.status, record.error)
-    assert f"<@{GONE}>" in channel_blocks(slack)  # still shown as a follower in the channel
 
 
 async def test_dry_run_blocks_show_who_items_are_for(
@@ -220,30 +108,6 @@ async def test_mentions_off_shows_names_without_pinging(
     blocks = channel_blocks(slack)
     assert "<@" not in blocks
     assert "👀 アリス" in blocks
-
-
-async def test_hostile_item_text_never_produces_a_mention(
-    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
-) -> None:
-    """Titles and abstracts with `<@U123>` and `<!channel>`: escaped; the only mention is the follower's."""
-    now = datetime.now(UTC) - timedelta(days=1)
-    hostile = [
-        replace(
-            item,
-            title=f"<@U123> <!channel> {item.title} <@{BOB}>",
-            text=f"{item.text} <!here> <@U123|boss>",
-        )
-        for item in sample_items(now)
-    ]
-    settings = make_settings(hostile)
-    await bot_for(settings).command("follow quantization")
-    await weekly(settings)
-    blocks = channel_blocks(slack)
-    assert "&lt;@U123&gt;" in blocks
-    assert "<!channel>" not in blocks
-    assert "<!here>" not in blocks
-    assert [f"<@{ALICE}>"] == [part[: len(ALICE) + 3] for part in blocks.split("👀 ")[1:]]
-    assert 1 == blocks.count("<@")
 
 
 async def test_unknown_category_is_refused_with_the_valid_ids(
@@ -290,27 +154,6 @@ def test_dm_goes_through_the_real_client_only(slack: SlackServer) -> None:
     for user, code in ((GONE, "user_not_found"), ("U0BOT0001", "cannot_dm_bot")):
         with pytest.raises(Exception, match=code):
             client.conversations_open(users=user)
-
-
-async def test_a_dm_lost_mid_send_is_found_not_sent_twice(
-    make_settings: Callable[..., Settings], bot_for: Any, slack: SlackServer
-) -> None:
-    """The DM reached Slack but the answer was lost: the debt stays, and the next delivery finds the
-    DM by its marker instead of sending a second one."""
-    from digestbot.delivery import reconcile_pending
-
-    settings = make_settings()
-    await bot_for(settings).command("follow --dm quantization")
-    slack.fault("disconnect_after", method="chat.postMessage", after=1)  # the channel post goes through
-    outcome = await weekly(settings)
-    assert outcome.delivery is not None
-    assert ((ALICE, "connection_error"),) == outcome.delivery.follow_dms.failed
-    assert 1 == len(dms(slack, ALICE))
-    await asyncio.to_thread(reconcile_pending, settings, settings.store_url)
-    record = ledger.find(open_engine(settings.store_url), ALICE, outcome.delivery.period)
-    assert record is not None
-    assert ("sent", dms(slack, ALICE)[0]["ts"]) == (record.status, record.ts)
-    assert 1 == len(dms(slack, ALICE))
 
 
 def test_manifest_declares_what_follows_need() -> None:
