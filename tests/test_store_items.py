@@ -4,7 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import delete, func, insert, inspect, select, text
 
 from digestbot.domain import Item, Popularity, SourceName, Window
 from digestbot.store import SCHEMA_VERSION, ItemStore, StoreConfigError, UpsertCounts
@@ -283,6 +283,37 @@ def test_reopening_creates_tables_missing_from_an_older_store(store_url):
         tables = set(inspect(second.engine).get_table_names())
 
     assert {"items", "aliases", "fetch_runs", "result_cache", "http_validators"} <= tables
+
+
+def test_a_v1_store_gains_the_title_key_backfilled_from_its_rows(store_url, make_item):
+    """Opening a v1 store (no `items.title_key`) adds the indexed key on the first item of each
+    (source, long title), so a stored title still makes a cross-post from another source a duplicate."""
+    title = "LangGraphでエージェントを作る"
+    with ItemStore(store_url, clock=StepClock()) as old:
+        old.upsert([make_item("qiita:bbbbbbbbbbbbbbbbbbbb", title=title)])
+        old.upsert(
+            [make_item("qiita:aaaaaaaaaaaaaaaaaaaa", title=title), make_item("zenn:x", title="RAG入門")]
+        )
+        with old.engine.begin() as conn:  # back to the v1 schema, rows kept
+            conn.execute(text("DROP INDEX ix_items_title_key"))
+            conn.execute(text("ALTER TABLE items DROP COLUMN title_key"))
+            conn.execute(delete(schema_version))
+            conn.execute(insert(schema_version).values(version=1, applied_at=T0))
+    with ItemStore(store_url) as store:
+        with store.engine.connect() as conn:
+            keys = dict(conn.execute(select(items_table.c.id, items_table.c.title_key)).all())
+            versions = conn.execute(select(schema_version.c.version)).scalars().all()
+        counts = store.upsert([make_item("zenn:agents", title="LangGraph で エージェントを作る！")])
+        indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("items")}
+
+    key = "langgraphでエージェントを作る"
+    expected_keys = {"qiita:bbbbbbbbbbbbbbbbbbbb": key, "qiita:aaaaaaaaaaaaaaaaaaaa": None, "zenn:x": None}
+    assert (expected_keys, list(range(1, SCHEMA_VERSION + 1))) == (keys, sorted(versions))
+    assert (UpsertCounts(duplicates=1), "qiita:bbbbbbbbbbbbbbbbbbbb") == (
+        counts,
+        store.canonical_id("zenn:agents"),
+    )
+    assert "ix_items_title_key" in indexes
 
 
 def test_concurrent_opens_of_a_new_store_all_succeed(store_url):

@@ -237,9 +237,9 @@ class _Batch:
             self.by_url.setdefault(key, item_id)
         self.by_title: dict[str, dict[str, str]] = {}  # title key -> source -> first id
         title_keys = {key for item in batch if (key := title_key(item.title))}
-        for item_id, source, key in conn.execute(
-            select(items.c.id, items.c.source, items.c.norm_title)
-            .where(items.c.norm_title.in_(title_keys))
+        for item_id, source, key in conn.execute(  # one row per (title, source): see items.title_key
+            select(items.c.id, items.c.source, items.c.title_key)
+            .where(items.c.title_key.in_(title_keys))
             .order_by(*order)
         ):
             self.by_title.setdefault(key, {}).setdefault(source, item_id)
@@ -248,6 +248,14 @@ class _Batch:
         self.by_url.setdefault(url_key(item.url), item.id)
         if key := title_key(item.title):
             self.by_title.setdefault(key, {}).setdefault(item.source.value, item.id)
+
+    def holds_title(self, item: Item) -> str | None:
+        """The item's title key when it is the first of its source with that title (the row keeps it)."""
+        key = title_key(item.title)
+        if key is None:
+            return None
+        first = self.by_title.setdefault(key, {}).setdefault(item.source.value, item.id)
+        return key if first == item.id else None
 
     def same_as(self, item: Item) -> tuple[str, str] | None:
         """(canonical id, reason) when another stored item is this one under a different id."""
@@ -290,8 +298,10 @@ def _upsert_batch(conn: Connection, raw: Sequence[Item], now: datetime) -> Upser
         else:
             created[item.id] = item
             known.remember(item)
+    keys = {item_id: known.holds_title(item) for item_id, item in (created | changed).items()}
     _write(
         conn,
+        keys=keys,
         created=created,
         changed=changed,
         touched=seen - changed.keys(),
@@ -304,6 +314,7 @@ def _upsert_batch(conn: Connection, raw: Sequence[Item], now: datetime) -> Upser
 def _write(
     conn: Connection,
     *,
+    keys: dict[str, str | None],
     created: dict[str, Item],
     changed: dict[str, Item],
     touched: set[str],
@@ -311,11 +322,15 @@ def _write(
     now: datetime,
 ) -> None:
     if created:
-        conn.execute(insert(items), [item_to_row(i, first_seen=now, last_seen=now) for i in created.values()])
+        rows = [
+            item_to_row(i, first_seen=now, last_seen=now) | {"title_key": keys[i.id]}
+            for i in created.values()
+        ]
+        conn.execute(insert(items), rows)
     if changed:
         rows = []
         for item in changed.values():
-            row = item_to_row(item, first_seen=now, last_seen=now)
+            row = item_to_row(item, first_seen=now, last_seen=now) | {"title_key": keys[item.id]}
             del row["first_seen"]
             row["b_id"] = row.pop("id")
             rows.append(row)

@@ -31,12 +31,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -98,6 +100,10 @@ items = Table(
     Column("url_key", Text, nullable=False),
     Column("title", Text, nullable=False),
     Column("norm_title", Text, nullable=False),
+    # The normalized title, on the first stored item of each (source, title) only, when it is long
+    # enough to match across sources (rows.title_key); NULL otherwise. The title dedupe looks it up,
+    # so it reads at most one row per source, however many items share the title.
+    Column("title_key", Text),
     Column("published", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
     Column("version", Integer),
@@ -109,6 +115,7 @@ items = Table(
     Index("ix_items_source_published", "source", "published"),
     Index("ix_items_url_key", "url_key"),
     Index("ix_items_norm_title", "norm_title"),
+    Index("ix_items_title_key", "title_key", "source"),
 )
 
 aliases = Table(
@@ -164,8 +171,30 @@ http_validators = Table(
 # A fresh database skips the steps (it gets today's tables) and is stamped with the latest version.
 
 Migration = Callable[[Connection], None]
+
+
+def _add_title_key(conn: Connection) -> None:
+    """v2: `items.title_key`, indexed, backfilled on the first item of each (source, long title)."""
+    conn.execute(text("ALTER TABLE items ADD COLUMN title_key TEXT"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_items_title_key ON items (title_key, source)"))
+    from digestbot.store.rows import MIN_TITLE_KEY
+
+    firsts: dict[tuple[str, str], str] = {}
+    query = select(items.c.id, items.c.source, items.c.norm_title).order_by(items.c.first_seen, items.c.id)
+    for item_id, source, norm_title in conn.execute(query):
+        if len(norm_title) >= MIN_TITLE_KEY:
+            firsts.setdefault((source, norm_title), item_id)
+    rows = [{"b_id": item_id, "b_key": key} for (_, key), item_id in firsts.items()]
+    for start in range(0, len(rows), 1000):
+        conn.execute(
+            update(items).where(items.c.id == bindparam("b_id")).values(title_key=bindparam("b_key")),
+            rows[start : start + 1000],
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     lambda conn: None,  # v1: initial schema (created by create_all)
+    _add_title_key,  # v2: items.title_key (issue 18: the title dedupe reads one row per source)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
