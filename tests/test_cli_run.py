@@ -132,6 +132,31 @@ def test_dry_run_with_local_llm_then_cached_rerun(
     assert calls_after_first == len(llm.requests)
 
 
+def test_arxiv_cut_off_by_max_results_is_warned_in_the_report_and_digest_json(
+    servers: tuple[FakeArxivServer, FeedServer, OpenAIServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 papers match but max_results = 10: the run report warns, digest.json says how many were cut
+    off (`sources.arxiv.cut_off`) and the digest carries a note; nothing is truncated silently."""
+    arxiv, feeds, llm = servers
+    for name, value in _env(tmp_path, arxiv, feeds, llm).items():
+        monkeypatch.setenv(name, value)
+    toml = tmp_path / "config" / "digestbot.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("max_results = 10000", "max_results = 10"))
+    out = tmp_path / "out"
+    args = ["run", "--dry-run", "--from", "2026-11-16", "--to", "2026-11-22", "--out", str(out)]
+
+    result = CliRunner().invoke(app, args)
+
+    assert 0 == result.exit_code, result.output
+    data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
+    expected = (30, True, True)
+    assert expected == (
+        data["sources"]["arxiv"].get("cut_off"),
+        "max_results = 10 stopped the fetch at 10" in " ".join(result.output.split()),
+        any("40件のうち10件" in note for note in data["notes"]),
+    )
+
+
 def test_posting_without_a_slack_token_stops_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

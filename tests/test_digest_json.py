@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from digestbot.digest_json import (
     read_digest,
     save_latest,
 )
-from digestbot.domain import Digest
+from digestbot.domain import Digest, SourceCount
 from digestbot.settings import Settings, load_settings
 from support.sample_digest import large_digest, representative_digest, trends_digest
 
@@ -33,6 +34,20 @@ def test_round_trip_through_json_text_is_exact(digest: Digest) -> None:
     """to_dict -> JSON text -> from_dict gives an equal Digest."""
     text = json.dumps(digest_to_dict(digest), ensure_ascii=False)
     assert digest == digest_from_dict(json.loads(text))
+
+
+def test_a_source_cut_off_by_its_result_limit_round_trips_and_is_absent_otherwise() -> None:
+    """`sources.<name>.cut_off` is written when a source stopped short (exact round trip), omitted when 0."""
+    base = representative_digest()
+    cut = replace(base, sources={**base.sources, "arxiv": SourceCount(fetched=10, cut_off=30)})
+    data = json.loads(json.dumps(digest_to_dict(cut), ensure_ascii=False))
+
+    expected = (30, cut, False)
+    assert expected == (
+        data["sources"]["arxiv"]["cut_off"],
+        digest_from_dict(data),
+        any("cut_off" in count for count in digest_to_dict(base)["sources"].values()),
+    )
 
 
 def test_entry_fields_are_flat_and_named_for_readers() -> None:

@@ -170,6 +170,22 @@ def test_max_results_caps_the_fetch(server: FakeArxivServer, slept: list[float])
     assert expected == (len(items), starts(server))
 
 
+def test_hitting_max_results_with_more_matching_warns_and_counts_the_rest(
+    server: FakeArxivServer, slept: list[float]
+) -> None:
+    """max_results=15 of 25 matching papers is never silent: a warning naming both and `cut_off` = 10."""
+    _, capped = fetch_all(make_source(server.url, slept, max_results=15))
+    _, whole = fetch_all(make_source(server.url, slept, max_results=25))
+
+    expected = (10, 0, [])
+    assert expected == (capped.cut_off, whole.cut_off, whole.warnings)
+    assert ["25 papers match", "max_results = 15", "10 were not fetched"] == [
+        part
+        for part in ("25 papers match", "max_results = 15", "10 were not fetched")
+        if part in capped.warnings[0]
+    ]
+
+
 def test_window_and_keywords_become_the_query(server: FakeArxivServer, slept: list[float]) -> None:
     """The query names the categories, the keywords and the window in UTC minutes, newest first."""
     source = make_source(server.url, slept, keywords=("LLM", "language model"))

@@ -3,7 +3,7 @@
 Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible change):
 
     {"schema", "title", "window": {"start", "end"}, "generated_at", "offline", "notes": [...],
-     "sources": {"arxiv": {"fetched", "kept", "failed"}, ...},
+     "sources": {"arxiv": {"fetched", "kept", "failed", "cut_off"}, ...},  # cut_off only when > 0
      "sections": [{"category", "name", "emoji", "total", "entries": [ENTRY, ...]}, ...],
      "trends": TRENDS,                    # only when the digest has a trends section
      "left_out": [LEFT, ...],             # every item of the window not posted (optional, default [])
@@ -23,7 +23,8 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
             "stage": "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge" | "cap",
             "reason", "category", "rank": int | null, "score": float | null}
 
-`left_out` and `reason` extend version 1 compatibly: files without them read as before (empty).
+`cut_off` (entries the source had but did not serve: arXiv past `max_results`), `left_out` and
+`reason` extend version 1 compatibly: files without them read as before (empty).
 In `stats`, the runner writes `incidents` (each item an agent's answer needed a repair, a retry
 alone, a mapping to "other", or was held back for: {"agent", "item_id", "kind", "detail"}) and
 `warnings` (a stage where more than 20 % of the items needed that).
@@ -165,7 +166,12 @@ def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) ->
         "offline": digest.offline,
         "notes": list(digest.notes),
         "sources": {
-            name: {"fetched": count.fetched, "kept": count.kept, "failed": count.failed}
+            name: {
+                "fetched": count.fetched,
+                "kept": count.kept,
+                "failed": count.failed,
+                **({"cut_off": count.cut_off} if count.cut_off else {}),
+            }
             for name, count in digest.sources.items()
         },
         "sections": [

@@ -174,6 +174,7 @@ class SourceCount:
     fetched: int = 0
     kept: int = 0
     failed: bool = False
+    cut_off: int = 0  # entries the source had for the window but did not serve (arXiv's max_results)
 
 
 @dataclass(frozen=True, slots=True)

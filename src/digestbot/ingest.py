@@ -31,6 +31,7 @@ class SourceReport:
     failure: str | None = None  # why the whole source failed; None when it completed
     duration: float = 0.0  # seconds
     done: bool = False
+    cut_off: int = 0  # entries the source had but did not serve (FetchLog.cut_off)
     waiting: str = ""  # what the source waits for right now ("arXiv: … waiting 5 s (retry 2/4)")
 
     @property
@@ -98,6 +99,7 @@ def ingest(
             row.waiting = ""
             notify(row)
         row.warnings, row.errors = list(fetch_log.warnings), list(fetch_log.errors)
+        row.cut_off = fetch_log.cut_off
         row.duration, row.done, row.waiting = timer() - start_tick, True, ""
         store.record_fetch_run(
             source.name,

@@ -184,8 +184,13 @@ def ingest_notes(report: IngestReport) -> tuple[dict[str, SourceCount], tuple[st
     notes: list[str] = []
     for row in report.rows:
         name = str(row.source)
-        fetched[name] = SourceCount(failed=row.failed)
+        fetched[name] = SourceCount(failed=row.failed, cut_off=row.cut_off)
         label = SOURCE_LABEL.get(name, name)
+        if row.cut_off:
+            notes.append(
+                f"{label}: 該当{row.fetched + row.cut_off:,}件のうち{row.fetched:,}件だけ取得しました"
+                "（取得件数の上限。設定 sources.arxiv.max_results）"
+            )
         if row.failed:
             cause = (row.failure or "").removeprefix(f"{name}: ")[:160]
             notes.append(f"{label}: 取得に失敗しました（{cause}）。前回までに保存した分で作成しています")

@@ -233,6 +233,7 @@ class ArxivSource:
             self._sleep(wait)
         if yielded == 0:
             self._warn_empty(window, log)
+        self._warn_cut_off(yielded, log)
 
     def _classify(self, exc: Exception) -> _Failure:
         """A retryable failure, or `SourceError` straight away for answers a retry will not change."""
@@ -291,6 +292,18 @@ class ArxivSource:
             return
         got = f" (after {yielded} papers)" if yielded else ""
         raise SourceError(f"arXiv API {failure.cause} {failures} times in a row{got}; {failure.advice}")
+
+    def _warn_cut_off(self, yielded: int, log: FetchLog) -> None:
+        """Say so when `max_results` stopped the fetch short of what the query matches (never silent)."""
+        total, limit = self._wire.total_results, self._config.max_results
+        if yielded < limit or total <= yielded:
+            return
+        log.cut_off = total - yielded
+        log.warn(
+            f"arXiv: {total:,} papers match the query but max_results = {limit:,} stopped the fetch at "
+            f"{yielded:,}; {total - yielded:,} were not fetched. Raise sources.arxiv.max_results (the API "
+            "serves at most 30,000 per query) or narrow sources.arxiv.categories/keywords"
+        )
 
     def _warn_empty(self, window: Window, log: FetchLog) -> None:
         if not announcements_in(window):

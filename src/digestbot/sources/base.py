@@ -26,6 +26,7 @@ class FetchLog:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    cut_off: int = 0  # entries the source had for the window but stopped short of (a result limit)
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def warn(self, message: str) -> None:

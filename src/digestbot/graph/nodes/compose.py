@@ -167,6 +167,7 @@ def source_counts(
             fetched=in_window[name],
             kept=kept_count[name],
             failed=fetched.get(name, SourceCount()).failed,
+            cut_off=fetched.get(name, SourceCount()).cut_off,
         )
         for name in names
     }
