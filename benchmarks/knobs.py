@@ -20,6 +20,9 @@ class Knobs:
     latency_median: float = 0.8  # seconds, lognormal
     latency_p95: float = 3.0
     max_concurrency: int = 8  # llm.max_concurrency (also the graph's max_concurrency)
+    # What the provider accepts in flight at once, stated for the floor (issue 18): the floor is set by
+    # the provider's limits (this and requests_per_minute) and arXiv's etiquette, never by our own cap.
+    provider_concurrency: int = 32
     requests_per_minute: int = 600  # the server's limit (429 + Retry-After beyond it); the client paces at it
     arxiv_delay: float = 3.0  # the real etiquette delay, also on loopback
     arxiv_page_size: int = 2000  # the API's maximum

@@ -58,10 +58,13 @@ class RunNumbers:
 def ideal(
     knobs: Knobs, calls: int, arxiv_requests: int, mean_latency: float
 ) -> tuple[float, dict[str, float]]:
-    """max(arXiv etiquette floor, LLM work ÷ allowed concurrency, LLM calls ÷ rate limit)."""
+    """max(arXiv etiquette floor, LLM work ÷ the provider's stated concurrency, LLM calls ÷ its rate limit).
+
+    Our own `llm.max_concurrency` is not in it: a cap we chose is not a floor (issue 18).
+    """
     parts = {
         "arxiv_floor": knobs.arxiv_delay * arxiv_requests,
-        "llm_concurrency": calls * mean_latency / knobs.max_concurrency,
+        "llm_concurrency": calls * mean_latency / knobs.provider_concurrency,
         "llm_rate_limit": calls / knobs.requests_per_second,
     }
     return max(parts.values()), {k: round(v, 2) for k, v in parts.items()}
@@ -199,7 +202,7 @@ def targets(summary: dict[str, Any], ingest: dict[str, Any]) -> list[dict[str, A
             f"{quality['posted_by_both']}/{quality['posted_naive']} of naive's posts",
             quality["naive_posts_kept_by_ours"] >= 1.0,
         ),
-        ("wall ÷ ideal ≤ 1.3", round(ours["wall_over_ideal"], 3), ours["wall_over_ideal"] <= 1.3),
+        ("wall ÷ floor ≤ 1.2", round(ours["wall_over_ideal"], 3), ours["wall_over_ideal"] <= 1.2),
         ("re-run: 0 LLM calls", rerun["llm_calls"], rerun["llm_calls"] == 0),
         ("re-run under 10 s", f"{rerun['wall_seconds']} s", rerun["wall_seconds"] < 10),
         (
