@@ -251,6 +251,22 @@ class FollowConfig(_Model):
     dm_max_items: Annotated[int, Field(ge=1, le=30)] = 10
 
 
+class LinksConfig(_Model):
+    """Article <-> paper links (解説記事 / 元論文 / 今週の解説記事); the rule is in `links.py`."""
+
+    enabled: bool = True
+    max_papers: Annotated[int, Field(ge=1, le=20)] = (
+        3  # an article naming more papers is a list, not attached
+    )
+    per_entry: Annotated[int, Field(ge=1, le=5)] = 2  # 解説記事 / 元論文 lines under one entry
+    this_week_cap: Annotated[int, Field(ge=0, le=20)] = 5  # 「今週の解説記事」 lines (0 = no section)
+    article_days: Annotated[int, Field(ge=1, le=365)] = (
+        28  # articles this far before the window are linked too
+    )
+    title_days: Annotated[int, Field(ge=1, le=3650)] = 365  # papers matched by title: published this far back
+    min_title_chars: Annotated[int, Field(ge=8, le=200)] = 16  # shorter normalized titles never match
+
+
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
@@ -271,6 +287,8 @@ class AppConfig(_Model):
     trends: TrendsConfig = TrendsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
     follow: FollowConfig = FollowConfig()
+
+    links: LinksConfig = LinksConfig()
 
 
 # --- categories ------------------------------------------------------------------------------------------

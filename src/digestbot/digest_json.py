@@ -17,14 +17,21 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
              "popularity": {"likes", "stocks", "bookmarks", "comments"},      # null = unknown
              "text", "published", "updated", "authors": [...], "language", "tags": [...],
              "version", "mentioned_arxiv_ids": [...], "announce_type",
-             "reason"}                   # the classifier's one-line reason (optional, default "")
+             "reason",                   # the classifier's one-line reason (optional, default "")
+             "explainers": [LINKED, ...], # a paper's 解説記事 (optional, default [])
+             "papers": [LINKED, ...]}     # an article's 元論文 (optional, default [])
+
+    LINKED = {"item_id", "source", "title", "url", "likes": int | null, "how": "arxiv_id" | "title",
+              "digest_period", "digest_permalink"}   # the earlier digest that showed a paper ("" = none)
+    "explained": [{"paper": LINKED, "article": LINKED}, ...]   # 「今週の解説記事」 (optional, default [])
 
     LEFT = {"id", "title", "url", "status": "dropped" | "capped" | "held_back",
             "stage": "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge" | "cap",
             "reason", "category", "rank": int | null, "score": float | null}
 
-`cut_off` (entries the source had but did not serve: arXiv past `max_results`), `left_out` and
-`reason` extend version 1 compatibly: files without them read as before (empty).
+`cut_off` (entries the source had but did not serve: arXiv past `max_results`), `left_out`,
+`reason`, `explainers`, `papers` and `explained` extend version 1 compatibly: files without them
+read as before (empty).
 In `stats`, the runner writes `incidents` (each item an agent's answer needed a repair, a retry
 alone, a mapping to "other", or was held back for: {"agent", "item_id", "kind", "detail"}) and
 `warnings` (a stage where more than 20 % of the items needed that).
@@ -33,6 +40,7 @@ Datetimes are ISO 8601 with offset. `post --last` and `preview` read the saved f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -46,8 +54,10 @@ from digestbot.domain import (
     Digest,
     DigestEntry,
     DigestSection,
+    ExplainedPaper,
     Item,
     LeftOut,
+    LinkedItem,
     Popularity,
     RisingTerm,
     Scores,
@@ -101,7 +111,17 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
         "mentioned_arxiv_ids": list(item.mentioned_arxiv_ids),
         "announce_type": item.announce_type,
         "reason": entry.reason,
+        "explainers": [linked_to_dict(a) for a in entry.explainers],
+        "papers": [linked_to_dict(p) for p in entry.papers],
     }
+
+
+def linked_to_dict(linked: LinkedItem) -> dict[str, Any]:
+    return dataclasses.asdict(linked)
+
+
+def linked_from_dict(data: Mapping[str, Any]) -> LinkedItem:
+    return LinkedItem(**data)
 
 
 def _left(left: LeftOut) -> dict[str, Any]:
@@ -185,6 +205,9 @@ def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) ->
             for section in digest.sections
         ],
         "left_out": [_left(left) for left in digest.left_out],
+        "explained": [
+            {"paper": linked_to_dict(e.paper), "article": linked_to_dict(e.article)} for e in digest.explained
+        ],
         "stats": dict(stats or {}),
     }
     if digest.trends is not None:
@@ -221,6 +244,8 @@ def _from_entry(data: Mapping[str, Any]) -> DigestEntry:
         secondary=tuple(data["secondary"]),
         rank=float(data["rank"]),
         reason=data.get("reason", ""),
+        explainers=tuple(linked_from_dict(a) for a in data.get("explainers") or ()),
+        papers=tuple(linked_from_dict(p) for p in data.get("papers") or ()),
     )
 
 
@@ -250,6 +275,10 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
             notes=tuple(data["notes"]),
             trends=trends_from_dict(data["trends"]) if data.get("trends") is not None else None,
             left_out=tuple(_from_left(left) for left in data.get("left_out") or ()),
+            explained=tuple(
+                ExplainedPaper(linked_from_dict(e["paper"]), linked_from_dict(e["article"]))
+                for e in data.get("explained") or ()
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DigestFileError(f"saved digest is malformed ({type(exc).__name__}: {exc})") from None

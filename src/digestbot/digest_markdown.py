@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from digestbot.domain import Digest, DigestEntry
+from digestbot.domain import Digest, DigestEntry, LinkedItem
 
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
@@ -68,7 +68,34 @@ def to_markdown(digest: Digest) -> str:
         for entry in section.entries:
             lines.append(f"- {md_link(entry.item.title, entry.item.url)} `{_badge(entry)}`  ")
             lines.append(f"  {md_text(entry.blurb)}")
+            lines += [f"  {line}" for line in link_lines(entry)]
         if section.hidden:
             lines.append(f"- 他{section.hidden}件")
         lines.append("")
+    if digest.explained:
+        lines += ["## 📝 今週の解説記事", ""]
+        for pair in digest.explained:
+            article, paper = pair.article, pair.paper
+            lines.append(f"- {md_link(article.title, article.url)}{_linked_badge(article)}  ")
+            lines.append(f"  → 元論文: {md_link(paper.title, paper.url)}{_earlier(paper)}")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _linked_badge(article: LinkedItem) -> str:
+    likes = f", ♥ {article.likes}" if article.likes is not None else ""
+    return f"（{SOURCE_LABEL.get(article.source, md_text(article.source))}{likes}）"
+
+
+def _earlier(paper: LinkedItem) -> str:
+    if not paper.digest_period:
+        return ""
+    period = paper.digest_period
+    shown = md_link(period, paper.digest_permalink) if paper.digest_permalink else md_text(period)
+    return f"（{shown} のダイジェストで紹介）"
+
+
+def link_lines(entry: DigestEntry) -> list[str]:
+    """`解説記事: [title](url)（Zenn, ♥ 42）` and `元論文: [title](url)（… のダイジェストで紹介）` lines."""
+    lines = [f"解説記事: {md_link(a.title, a.url)}{_linked_badge(a)}  " for a in entry.explainers]
+    return lines + [f"元論文: {md_link(p.title, p.url)}{_earlier(p)}  " for p in entry.papers]

@@ -125,6 +125,33 @@ class Scores:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkedItem:
+    """The other side of an article <-> paper link, as shown under an entry (see `links.py`).
+
+    For a paper: `digest_period`/`digest_permalink` name the earlier posted digest it was in
+    ("" = none). `how` says what named the paper in the article: "arxiv_id" (an id or arXiv URL)
+    or "title" (its exact normalized title).
+    """
+
+    item_id: str
+    source: str
+    title: str
+    url: str
+    likes: int | None = None
+    how: str = "arxiv_id"
+    digest_period: str = ""
+    digest_permalink: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedPaper:
+    """「今週の解説記事」: a paper of an earlier digest and an article this week that explains it."""
+
+    paper: LinkedItem
+    article: LinkedItem
+
+
+@dataclass(frozen=True, slots=True)
 class DigestEntry:
     item: Item
     category: str
@@ -134,6 +161,8 @@ class DigestEntry:
     secondary: tuple[str, ...] = ()
     rank: float = 0.0
     reason: str = ""  # the classifier's one-line reason for the category
+    explainers: tuple[LinkedItem, ...] = ()  # a paper's 解説記事 (Qiita/Zenn), best first
+    papers: tuple[LinkedItem, ...] = ()  # an article's 元論文 (arXiv papers not shown this week)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +254,7 @@ class Digest:
     notes: tuple[str, ...] = ()  # e.g. "Qiita: fetch failed (timeout)"; shown in the digest
     trends: Trends | None = None
     left_out: tuple[LeftOut, ...] = ()  # every item of the window not posted, named (run report, preview)
+    explained: tuple[ExplainedPaper, ...] = ()  # 「今週の解説記事」 for papers of earlier digests
 
     @property
     def entry_count(self) -> int:

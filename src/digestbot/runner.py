@@ -29,6 +29,7 @@ from digestbot.graph.builder import build_graph
 from digestbot.graph.context import ProgressFn, RunContext, _no_progress
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.ingest import IngestReport
+from digestbot.links import LinkIndex, window_links
 from digestbot.run_health import alert_admin, needed_help, stage_warnings
 from digestbot.selection import lag_window, select_items
 from digestbot.settings import ConfigError, Settings
@@ -133,6 +134,7 @@ async def run_pipeline(
     notes: tuple[str, ...] = (),
     only_category: str | None = None,
     on_progress: ProgressFn = _no_progress,
+    links: LinkIndex | None = None,
 ) -> tuple[Digest, list[ItemResult], dict[str, int]]:
     """Run the agent graph on already-loaded items. No I/O besides the agents."""
     if only_category is not None:
@@ -145,6 +147,7 @@ async def run_pipeline(
         fetched=fetched or {},
         notes=notes,
         only_category=only_category,
+        links=links,
     )
     app = build_graph().compile()
     config: RunnableConfig = {"max_concurrency": settings.app.llm.max_concurrency, "recursion_limit": 10_000}
@@ -319,6 +322,7 @@ def run_digest(
                 notes=notes,
                 only_category=only_category,
                 on_progress=on_progress,
+                links=window_links(settings, store.engine, window, items),
             )
         )
         trends_note = ""

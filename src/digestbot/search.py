@@ -57,7 +57,10 @@ def sync_index(engine: Engine, *, now: datetime | None = None) -> int:
         for section in digest.sections:
             for entry in section.entries:
                 item = entry.item
-                doc = " ".join([item.title, entry.blurb, *item.tags, section.name])
+                linked = [
+                    link.title for link in (*entry.explainers, *entry.papers)
+                ]  # found through its links
+                doc = " ".join([item.title, entry.blurb, *item.tags, section.name, *linked])
                 rows.append(
                     {
                         "channel": post["channel"],

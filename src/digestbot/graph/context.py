@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from digestbot.agents.base import Agents
 from digestbot.domain import SourceCount
+from digestbot.links import LinkIndex
 from digestbot.settings import Category, Settings
 
 ProgressFn = Callable[[str, int], None]  # (stage, how many finished just now)
@@ -28,3 +29,4 @@ class RunContext:
     only_category: str | None = (
         None  # `--category ID` / `/digest rag`: classify everything, keep one category
     )
+    links: LinkIndex | None = None  # article <-> paper links from the store (links.py); None = none

@@ -19,6 +19,7 @@ from digestbot.domain import Digest, DigestEntry, DigestSection, Popularity
 from digestbot.follows import Audience
 from digestbot.slack.escape import clean_inline, clip, link, slack_len
 from digestbot.slack.follow_blocks import follow_block, spend_mentions
+from digestbot.slack.links_blocks import entry_link_lines, explained_blocks
 from digestbot.slack.trends_blocks import trends_blocks
 
 Block = dict[str, Any]
@@ -89,9 +90,10 @@ def item_text(entry: DigestEntry, tz: str) -> str:
     published = item.published.astimezone(ZoneInfo(tz))
     badge = f"`{SOURCE_LABELS.get(item.source, clean_inline(str(item.source)))}`"
     meta = " ・ ".join([badge, f"{published.month}/{published.day}", *_popularity(item.popularity)])
-    budget = SECTION_LIMIT - slack_len(head) - slack_len(meta) - 2
+    links = "\n".join(entry_link_lines(entry))
+    budget = SECTION_LIMIT - slack_len(head) - slack_len(meta) - slack_len(links) - 3
     blurb = clip(entry.blurb, budget)
-    return "\n".join(part for part in (head, meta, blurb) if part)
+    return "\n".join(part for part in (head, meta, blurb, links) if part)
 
 
 def vote_value(entry: DigestEntry) -> str:
@@ -243,6 +245,8 @@ def render_digest(
                 for e in section.entries
             ]
             packer.add_section(section, per_item)
+    if explained := explained_blocks(digest):
+        packer.add(explained)
     if digest.entry_count == 0:
         packer.add([_section("今回は条件に合う新着記事がありませんでした。")])
     if line := capped_line(digest):

@@ -14,6 +14,7 @@ from digestbot.domain import (
     Digest,
     DigestEntry,
     DigestSection,
+    ExplainedPaper,
     Item,
     LeftOut,
     Scores,
@@ -22,6 +23,7 @@ from digestbot.domain import (
 )
 from digestbot.graph.context import RunContext
 from digestbot.graph.state import ItemResult, RunState
+from digestbot.links import apply_links
 from digestbot.settings import Category
 
 
@@ -178,6 +180,20 @@ def failure_note(results: Sequence[ItemResult]) -> tuple[str, ...]:
     return (f"{failed}件の処理に失敗したため掲載を見送りました（詳細は digest.json）",) if failed else ()
 
 
+def linked_sections(
+    kept: Sequence[DigestEntry], results: Sequence[ItemResult], ctx: RunContext
+) -> tuple[tuple[DigestSection, ...], Sequence[DigestEntry], tuple[ExplainedPaper, ...]]:
+    """The sections with article <-> paper links (`links.py`), the entries in their own slot, and
+    「今週の解説記事」; without links, just the sections."""
+    total_cap = ctx.settings.app.pipeline.total_cap
+    if ctx.links is None:
+        return build_sections(kept, ctx.categories, total_cap), kept, ()
+    hidden = {r["item_id"] for r in results if r.get("flags") or r.get("status") == "failed"}
+    return apply_links(
+        kept, ctx.links, lambda entries: build_sections(entries, ctx.categories, total_cap), hidden=hidden
+    )
+
+
 def compose_digest(
     window: Window,
     items: Sequence[Item],
@@ -191,7 +207,7 @@ def compose_digest(
     kept = [
         _entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id
     ]
-    sections = build_sections(kept, ctx.categories, ctx.settings.app.pipeline.total_cap)
+    sections, shown, explained = linked_sections(kept, results, ctx)
     everything = [*prefiltered, *results]
     general = ctx.settings.app.general
     return Digest(
@@ -202,7 +218,8 @@ def compose_digest(
         offline=ctx.agents.offline,
         generated_at=now or datetime.now(UTC),
         notes=ctx.notes + failure_note(results),
-        left_out=left_out(items, everything, kept, sections, ctx),
+        left_out=left_out(items, everything, shown, sections, ctx),
+        explained=explained,
     )
 
 
