@@ -18,11 +18,13 @@ from digestbot.digest_markdown import to_markdown
 from digestbot.domain import Digest, DigestEntry, ExplainedPaper, Item, LinkedItem, Scores
 from digestbot.graph.nodes.compose import build_sections
 from digestbot.links import LinkIndex, TitleIndex, apply_links, mentions_of, refresh_links
+from digestbot.search import search
 from digestbot.settings import Category
 from digestbot.slack.escape import slack_len
 from digestbot.slack.render import SECTION_LIMIT, render_digest
 from digestbot.sources.text import find_arxiv_ids, normalize_title
 from digestbot.store import ItemStore
+from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.links import attached
 from support.sample_digest import representative_digest
 
@@ -217,3 +219,17 @@ def test_the_store_query_attaches_the_explainer_and_not_the_survey_list(store_ur
         wide = attached(store.engine, paper_ids=[p.id for p in papers], max_papers=6, before=end)
     assert [("zenn:one", f"arxiv:{ids[0]}")] == [(r.article_id, r.paper_id) for r in rows]
     assert 7 == len(wide)
+
+
+def test_archive_search_finds_a_paper_through_its_linked_article(tmp_path: Path) -> None:
+    """Searching a word only the 解説記事's title has finds the paper's entry in the posted digest."""
+    digest = _linked_digest()
+    article = LinkedItem("zenn:s", "zenn", "投機的デコーディング入門", "https://zenn.dev/x/articles/s", 3)
+    first = replace(digest.sections[0].entries[0], explainers=(article,), papers=())
+    section = replace(digest.sections[0], entries=(first,))
+    data = digest_to_dict(replace(digest, sections=(section,)))
+    with ItemStore(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        record_intent(store.engine, channel="#d", period="2026-11-16..2026-11-22", digest=data, item_ids=[])
+        mark_posted(store.engine, "#d", "2026-11-16..2026-11-22", channel_id="C1", ts=["1.0"], permalink=None)
+        hits = search(store.engine, "投機的デコーディング")
+    assert [first.item.id] == [hit.item_id for hit in hits]
