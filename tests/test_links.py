@@ -15,18 +15,16 @@ from tests.conftest import build_item
 from digestbot.config_schema import LinksConfig
 from digestbot.digest_json import digest_from_dict, digest_to_dict
 from digestbot.digest_markdown import to_markdown
-from digestbot.domain import Digest, DigestEntry, ExplainedPaper, Item, LinkedItem, Scores
+from digestbot.domain import DigestEntry, Item, LinkedItem, Scores
 from digestbot.graph.nodes.compose import build_sections
 from digestbot.links import LinkIndex, TitleIndex, apply_links, mentions_of, refresh_links
 from digestbot.search import search
 from digestbot.settings import Category
-from digestbot.slack.escape import slack_len
-from digestbot.slack.render import SECTION_LIMIT, render_digest
 from digestbot.sources.text import find_arxiv_ids, normalize_title
 from digestbot.store import ItemStore
 from digestbot.store.digests import mark_posted, record_intent
 from digestbot.store.links import attached
-from support.sample_digest import representative_digest
+from support.links_digest import linked_digest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = Path("/work/shared/fixtures")
@@ -154,45 +152,9 @@ def test_an_article_under_its_paper_frees_its_slot_for_the_next_item() -> None:
     assert ((article.id,), 2) == (tuple(a.item_id for a in entries[0].explainers), len(shown))
 
 
-HOSTILE = "<!channel> @here & <b>悪意</b> *太字* " + "長" * 400
-
-
-def _linked_digest() -> Digest:
-    base = representative_digest()
-    section = base.sections[0]
-    article = LinkedItem("zenn:h", "zenn", HOSTILE, "https://zenn.dev/x/articles/h", 42)
-    paper = LinkedItem(
-        "arxiv:2611.00002",
-        "arxiv",
-        HOSTILE,
-        "https://arxiv.org/abs/2611.00002",
-        None,
-        "title",
-        "2026-11-09..2026-11-15",
-        "https://example.slack.com/archives/C1/p1",
-    )
-    first = replace(section.entries[0], explainers=(article,) * 5, papers=(paper,) * 5)
-    linked = replace(section, entries=(first, *section.entries[1:]))
-    explained = (ExplainedPaper(paper, article),) * 20
-    return replace(base, sections=(linked, *base.sections[1:]), explained=explained)
-
-
-def test_linked_titles_are_escaped_and_limits_hold_in_slack() -> None:
-    """Hostile linked titles reach Slack escaped and defanged; an entry with many links and a full
-    今週の解説記事 stay under 3000 characters per section."""
-    messages = render_digest(_linked_digest())
-    text = json.dumps(messages, ensure_ascii=False)
-    sections = [b["text"]["text"] for m in messages for b in m["blocks"] if b["type"] == "section"]
-    assert "解説記事: <https://zenn.dev/x/articles/h|&lt;!channel&gt; ＠here &amp; &lt;b&gt;" in text
-    assert "（Zenn, ♥ 42）" in text and "元論文: " in text and "11/9–11/15 のダイジェスト" in text
-    assert "📝 今週の解説記事" in text
-    assert "<!channel>" not in text and "@here" not in text and "<b>" not in text
-    assert max(slack_len(s) for s in sections) <= SECTION_LIMIT
-
-
 def test_links_round_trip_through_digest_json_and_show_in_markdown() -> None:
     """digest.json carries explainers, papers and 今週の解説記事 exactly; digest.md shows them inert."""
-    digest = _linked_digest()
+    digest = linked_digest()
     data = json.loads(json.dumps(digest_to_dict(digest), ensure_ascii=False))
     assert digest == digest_from_dict(data)
     markdown = to_markdown(digest)
@@ -223,7 +185,7 @@ def test_the_store_query_attaches_the_explainer_and_not_the_survey_list(store_ur
 
 def test_archive_search_finds_a_paper_through_its_linked_article(tmp_path: Path) -> None:
     """Searching a word only the 解説記事's title has finds the paper's entry in the posted digest."""
-    digest = _linked_digest()
+    digest = linked_digest()
     article = LinkedItem("zenn:s", "zenn", "投機的デコーディング入門", "https://zenn.dev/x/articles/s", 3)
     first = replace(digest.sections[0].entries[0], explainers=(article,), papers=())
     section = replace(digest.sections[0], entries=(first,))

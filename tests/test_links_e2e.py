@@ -31,8 +31,12 @@ END = datetime(2026, 11, 22, 15, tzinfo=UTC)
 HOSTILE = "<!channel> @here 解説 & <b>まとめ</b>"
 
 
+def _ids(request: dict[str, Any]) -> list[str]:
+    return re.findall(r'<item id="([^"]+)">', str(request["messages"][-1]["content"]))
+
+
 def _classify(request: dict[str, Any]) -> dict[str, Any]:
-    ids = re.findall(r'<item id="([^"]+)">', str(request["messages"][-1]["content"]))
+    ids = _ids(request)
     result = {"primary": "rag", "secondary": [], "confidence": 0.8, "relevance": 4, "reason": "主題"}
     return {"results": [{"item_id": i, **result} for i in ids]}
 
@@ -69,7 +73,15 @@ def _publish_articles(feeds: FeedServer) -> None:
 def servers() -> Iterator[tuple[FakeArxivServer, FeedServer, OpenAIServer, SlackServer]]:
     entries = [_entry(PAPER_A, "2026-11-10T10:00:00Z"), _entry(PAPER_B, "2026-11-17T10:00:00Z")]
     blurb = {"blurb": "検索拡張生成の新手法を提案。"}
-    responder = by_schema({"ClassificationBatch": _classify, "Blurb": lambda _: blurb, "Verdict": _verdict})
+    responder = by_schema(
+        {
+            "ClassificationBatch": _classify,
+            "Blurb": lambda _: blurb,
+            "BlurbBatch": lambda r: {"results": [{"item_id": i, **blurb} for i in _ids(r)]},
+            "Verdict": _verdict,
+            "VerdictBatch": lambda r: {"results": [{"item_id": i, **_verdict(r)} for i in _ids(r)]},
+        }
+    )
     with (
         FakeArxivServer(entries) as arxiv,
         FeedServer() as feeds,
