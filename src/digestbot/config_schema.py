@@ -267,6 +267,42 @@ class LinksConfig(_Model):
     min_title_chars: Annotated[int, Field(ge=8, le=200)] = 16  # shorter normalized titles never match
 
 
+class WatchConfig(_Model):
+    """The watchlist: a match goes to the 注目 section at the top, outside the caps (`watch.py`)."""
+
+    authors: tuple[str, ...] = ()  # arXiv / Qiita / Zenn author names, full names: "Łukasz Kaiser"
+    arxiv_ids: tuple[str, ...] = ()  # "2401.10491", "arXiv:2401.10491v2", an arxiv.org/abs/ URL
+    keywords: tuple[str, ...] = ()  # words or phrases, word-bounded: "RAG" never matches "fragment"
+    users: tuple[str, ...] = ()  # Qiita / Zenn user names (the URL's): "@karaage0703", "hmatsu47"
+    max_items: Annotated[int, Field(ge=1, le=20)] = 10  # more matches: 「他N件」 under the section
+
+    @field_validator("authors", "keywords", "users")
+    @classmethod
+    def _not_blank(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not value.strip() or not value.strip().lstrip("@"):
+                raise ValueError("an empty entry matches nothing: remove it")
+            if len(value) > 200:
+                raise ValueError(f"{value[:40]!r}… is longer than 200 characters")
+        return values
+
+    @field_validator("arxiv_ids")
+    @classmethod
+    def _arxiv_ids(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        from digestbot.sources.text import find_arxiv_ids
+
+        normalized = []
+        for value in values:
+            found = find_arxiv_ids(value)
+            if len(found) != 1:
+                raise ValueError(
+                    f"{value!r} is not one arXiv id: write it as 2401.10491 (or arXiv:2401.10491, "
+                    "an arxiv.org/abs/ link, cs/0601001)"
+                )
+            normalized.append(found[0])
+        return tuple(dict.fromkeys(normalized))
+
+
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
@@ -289,6 +325,7 @@ class AppConfig(_Model):
     follow: FollowConfig = FollowConfig()
 
     links: LinksConfig = LinksConfig()
+    watch: WatchConfig = WatchConfig()
 
 
 # --- categories ------------------------------------------------------------------------------------------
@@ -318,6 +355,8 @@ class CategoriesFile(_Model):
     def _unique_ids(self) -> CategoriesFile:
         seen: set[str] = set()
         for cat in self.category:
+            if cat.id == "watch":  # domain.WATCH_SECTION
+                raise ValueError("category id 'watch' is reserved (the 注目 section, `/digest watch`)")
             if cat.id in seen:
                 raise ValueError(f"category id {cat.id!r} appears twice")
             seen.add(cat.id)

@@ -24,6 +24,8 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
     LINKED = {"item_id", "source", "title", "url", "likes": int | null, "how": "arxiv_id" | "title",
               "digest_period", "digest_permalink"}   # the earlier digest that showed a paper ("" = none)
     "explained": [{"paper": LINKED, "article": LINKED}, ...]   # 「今週の解説記事」 (optional, default [])
+    ENTRY also has "watch": [{"kind", "value"}, ...] (注目 entries: the [watch] entries they matched)
+    and "watch_flag" (a watched item the judge would have dropped: why, or "").
 
     LEFT = {"id", "title", "url", "status": "dropped" | "capped" | "held_back",
             "stage": "prefilter" | "classifier" | "shortlist" | "summarizer" | "judge" | "cap",
@@ -32,6 +34,12 @@ Schema (`"schema": "digestbot.digest/1"`; bump the number on any incompatible ch
 `cut_off` (entries the source had but did not serve: arXiv past `max_results`), `left_out`,
 `reason`, `explainers`, `papers` and `explained` extend version 1 compatibly: files without them
 read as before (empty).
+The 注目 section is the first of `sections`, with `"category": "watch"` (a reserved category id);
+its entries keep their own `category` and carry `watch` (kind: "arxiv_id" | "author" | "user" |
+"keyword", value: as configured); its `total` minus its entries = the watched items over
+`[watch] max_items` (listed in `left_out` as capped, reason "watch cap: …"). `stats.watched` =
+{"shown": [{"item_id", "matched": [label, ...], "flag"?}, ...], "over_cap"}.
+`watch` and `watch_flag` extend version 1 compatibly too.
 In `stats`, the runner writes `incidents` (each item an agent's answer needed a repair, a retry
 alone, a mapping to "other", or was held back for: {"agent", "item_id", "kind", "detail"}) and
 `warnings` (a stage where more than 20 % of the items needed that).
@@ -64,6 +72,7 @@ from digestbot.domain import (
     SourceCount,
     SourceName,
     Trends,
+    WatchMatch,
     Window,
 )
 from digestbot.settings import Settings
@@ -113,6 +122,8 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
         "reason": entry.reason,
         "explainers": [linked_to_dict(a) for a in entry.explainers],
         "papers": [linked_to_dict(p) for p in entry.papers],
+        "watch": [{"kind": m.kind, "value": m.value} for m in entry.watch],
+        "watch_flag": entry.watch_flag,
     }
 
 
@@ -246,6 +257,8 @@ def _from_entry(data: Mapping[str, Any]) -> DigestEntry:
         reason=data.get("reason", ""),
         explainers=tuple(linked_from_dict(a) for a in data.get("explainers") or ()),
         papers=tuple(linked_from_dict(p) for p in data.get("papers") or ()),
+        watch=tuple(WatchMatch(kind=m["kind"], value=m["value"]) for m in data.get("watch") or ()),
+        watch_flag=data.get("watch_flag", ""),
     )
 
 

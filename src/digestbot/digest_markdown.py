@@ -67,10 +67,14 @@ def to_markdown(digest: Digest) -> str:
         lines += [f"## {section.emoji} {md_text(section.name)} ({section.total}件)", ""]
         for entry in section.entries:
             lines.append(f"- {md_link(entry.item.title, entry.item.url)} `{_badge(entry)}`  ")
-            lines.append(f"  {md_text(entry.blurb)}")
+            if entry.blurb:
+                lines.append(f"  {md_text(entry.blurb)}")
             lines += [f"  {line}" for line in link_lines(entry)]
+            if entry.watch:  # a 注目 entry: what it matched
+                lines.append(f"  🔎 {md_text(' ・ '.join(m.label for m in entry.watch))}")
         if section.hidden:
-            lines.append(f"- 他{section.hidden}件")
+            extra = f"（{md_text('[watch] max_items')} を超えた分）" if section.is_watch else ""
+            lines.append(f"- 他{section.hidden}件{extra}")
         lines.append("")
     if digest.explained:
         lines += ["## 📝 今週の解説記事", ""]

@@ -124,6 +124,23 @@ class Scores:
         return (self.relevance + self.significance + self.faithfulness + self.japanese) / 4
 
 
+WATCH_SECTION = "watch"  # the 注目 section's id (a reserved category id; `/digest watch`)
+WATCH_LABELS = {"arxiv_id": "arXiv", "author": "著者", "user": "ユーザー", "keyword": "キーワード"}
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMatch:
+    """Why an item is in the 注目 section: which `[watch]` entry (as configured) it matched."""
+
+    kind: str  # "arxiv_id" | "author" | "user" | "keyword"
+    value: str
+
+    @property
+    def label(self) -> str:
+        """`著者: Łukasz Kaiser` (raw text, not escaped)."""
+        return f"{WATCH_LABELS.get(self.kind, self.kind)}: {self.value}"
+
+
 @dataclass(frozen=True, slots=True)
 class LinkedItem:
     """The other side of an article <-> paper link, as shown under an entry (see `links.py`).
@@ -163,6 +180,8 @@ class DigestEntry:
     reason: str = ""  # the classifier's one-line reason for the category
     explainers: tuple[LinkedItem, ...] = ()  # a paper's 解説記事 (Qiita/Zenn), best first
     papers: tuple[LinkedItem, ...] = ()  # an article's 元論文 (arXiv papers not shown this week)
+    watch: tuple[WatchMatch, ...] = ()  # set for the 注目 section's entries: what they matched
+    watch_flag: str = ""  # a watched item the judge would have dropped: why (report and preview only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +215,11 @@ class DigestSection:
     @property
     def hidden(self) -> int:
         return self.total - len(self.entries)
+
+    @property
+    def is_watch(self) -> bool:
+        """The 注目 section (first, outside the caps; its entries keep their own `category`)."""
+        return self.category == WATCH_SECTION
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from digestbot.links import LinkIndex, window_links
 from digestbot.run_health import alert_admin, needed_help, stage_warnings
 from digestbot.selection import lag_window, select_items
 from digestbot.settings import ConfigError, Settings
+from digestbot.watch_pipeline import watch_stats
 
 
 class RunError(Exception):
@@ -79,6 +80,7 @@ class RunOutcome:
             "needed_help": needed_help(self.usage),
             "warnings": self.warnings(),
             "flagged": flagged_items(self.results),
+            "watched": watch_stats(self.digest),
             "usage": {
                 "model": self.usage.model,
                 "per_agent": {name: vars(u) for name, u in self.usage.per_agent.items()},

@@ -99,7 +99,9 @@ class WeekSample:
 
     @classmethod
     def of(cls, digest: Digest, ignore: frozenset[str] = frozenset()) -> WeekSample:
-        counts = {s.category: s.total for s in digest.sections}
+        counts: Counter[str] = Counter({s.category: s.total for s in digest.sections if not s.is_watch})
+        for section in (s for s in digest.sections if s.is_watch):  # 注目 entries count in their category
+            counts.update(e.category for e in section.entries)
         terms: Counter[str] = Counter()
         surfaces: dict[str, str] = {}
         for section in digest.sections:

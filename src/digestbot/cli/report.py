@@ -109,6 +109,10 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
             Text.assemble(("  flagged", "yellow"), f" {flagged['item_id']}: {flagged['reason']}"),
             soft_wrap=True,
         )
+    for watched in stats["watched"]["shown"]:
+        line = f" {watched['item_id']}: {' ・ '.join(watched['matched'])}"
+        flag = f" [flag: {watched['flag']}]" if watched.get("flag") else ""
+        out.print(Text.assemble(("  注目", "cyan"), line + flag), soft_wrap=True)
     out.print(usage_table(outcome))
     for kind, path in outcome.outputs.items():
         out.print(Text(f"wrote {kind}: {path}"), highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from digestbot.domain import Digest, Item, Window
+from digestbot.domain import Digest, Item, WatchMatch, Window
 
 # --- structured outputs (what an LLM must return; validated, then clamped by code) -----------------
 
@@ -75,6 +75,8 @@ class ItemResult(TypedDict, total=False):
     status: str  # "kept" | "dropped" | "failed"
     detail: str  # why dropped / failed (shown in the run report, never in the digest body)
     flags: list[str]  # why the item's text reads as a prompt injection (agents/guards.py)
+    watch: list[WatchMatch]  # a watched item: what it matched (`[watch]`; it goes to 注目)
+    watch_flag: str  # a watched item the judge would have dropped: why, and the fallback used
 
 
 class RunState(TypedDict, total=False):
@@ -83,6 +85,7 @@ class RunState(TypedDict, total=False):
     candidates: list[Item]
     prefilter_dropped: dict[str, int]  # rule -> count
     prefiltered: list[ItemResult]  # each item the prefilter dropped, with its rule (stage "prefilter")
+    watched: dict[str, tuple[WatchMatch, ...]]  # item id -> what it matched in `[watch]`
     classified: dict[str, Classification]
     drafts: dict[
         str, ItemState
@@ -102,4 +105,5 @@ class ItemState(TypedDict, total=False):
     prejudged: Verdict | None  # the batched judge's verdict on the first blurb (None once used)
     draft_error: str  # the batched summarizer held this item back: why
     judge_error: str  # the batched judge held this item back: why
+    watch: tuple[WatchMatch, ...]  # non-empty: a watched item (the judge cannot drop it)
     results: Annotated[list[ItemResult], operator.add]

@@ -59,6 +59,7 @@ def help_text(settings: Settings) -> str:
             "• `/digest search <語>` — 過去のダイジェストを検索（例: `/digest search RAG 評価`）",
             "• `/digest follow <カテゴリ|キーワード>` — フォローすると週次ダイジェストの該当記事に 👀 で"
             "お知らせします（`--dm` で DM でも、`/digest unfollow …` で解除、`/digest me` で一覧）",
+            "• `/digest watch` — 注目リスト（`[watch]` の著者・arXiv ID・キーワード・ユーザー）",
             "• `/digest help` — この説明",
             f"できあがったダイジェストは{where}。同じ範囲をすでに投稿済みのときは、そのリンクを返します。",
         ]

@@ -1,9 +1,9 @@
 """`/digest`: an on-demand digest in Slack, answered in Japanese.
 
 `/digest` (the last `default_window_days` days), `/digest 3d` (or `2w`, `3日`), `/digest <category>`
-(combinable: `/digest rag 3d`), `/digest categories`, `/digest help`. Words that are not a period
-or a category go through `SUBCOMMANDS`, a dispatch table: a future `/digest search <words>` is one
-more entry there.
+(combinable: `/digest rag 3d`), `/digest categories`, `/digest watch` (the watchlist), `/digest help`.
+Words that are not a period or a category go through `SUBCOMMANDS`, a dispatch table: a future
+`/digest search <words>` is one more entry there.
 
 The listener acks at once with 「生成中…」, then a background task (`ondemand.py`) runs the same
 `run_digest` the CLI runs (on the items the scheduled ingest jobs stored: no fetching, so the answer
@@ -31,6 +31,7 @@ from digestbot.slack.ondemand import Call, OnDemandRuns, Scope, follow, start_ru
 from digestbot.slack.publish import is_channel_id
 from digestbot.slack.search_command import search_archive
 from digestbot.slack.services import services_of
+from digestbot.slack.watch_command import show_watch
 from digestbot.store import digests as posts
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "フォロー解除": unfollow_topics,
     "me": show_me,
     "自分": show_me,
+    "watch": show_watch,
+    "注目": show_watch,
 }
 
 

@@ -1,7 +1,8 @@
 """Digest -> Slack messages (Block Kit), within Slack's limits by construction. Pure: no I/O.
 
 Layout (Japanese UI): a header with the period, a context line with counts per source, the
-number the judge kept and "offline mode"; per category a bold heading and one section per item
+number the judge kept and "offline mode"; the 注目 section (watched items, `watch_pipeline.py`) with
+what each matched under it; per category a bold heading and one section per item
 (linked title, source badge with date and popularity, the Japanese blurb) followed by its 👍/👎
 buttons; for a weekly digest the trends section after the header (see `trends_blocks.py`); a footer
 saying how to ask for a digest on demand. A digest that does not fit one message continues in thread replies,
@@ -119,12 +120,24 @@ def vote_buttons(entry: DigestEntry) -> Block:
 REASON_LIMIT = 200
 
 
+WATCH_LIMIT = 300
+
+
+def watch_line(entry: DigestEntry) -> str:
+    """`🔎 著者: Łukasz Kaiser ・ キーワード: RAG`: what a 注目 entry matched ("" for other entries)."""
+    if not entry.watch:
+        return ""
+    return "🔎 " + clip(" ・ ".join(m.label for m in entry.watch), WATCH_LIMIT, inline=True)
+
+
 def item_blocks(
     entry: DigestEntry, tz: str, *, votes: bool, reasons: bool = False, extra: tuple[Block, ...] = ()
 ) -> list[Block]:
-    """The item's section, its classifier reason as a small context line (`reasons`), `extra`
-    lines (the 👀 line), its buttons."""
+    """The item's section, what it matched (注目), its classifier reason as a small context line
+    (`reasons`), `extra` lines (the 👀 line), its buttons."""
     blocks = [_section(item_text(entry, tz))]
+    if line := watch_line(entry):
+        blocks.append(_context(line))
     if reasons and entry.reason.strip():
         blocks.append(_context(f"🏷️ 分類の理由: {clip(entry.reason, REASON_LIMIT, inline=True)}"))
     blocks.extend(extra)
@@ -133,7 +146,7 @@ def item_blocks(
 
 def capped_line(digest: Digest) -> str:
     """`他に サーベイ 3件・その他 5件` for what the caps kept out of the post ("" when nothing; raw text)."""
-    hidden = [s for s in digest.sections if s.hidden > 0]
+    hidden = [s for s in digest.sections if s.hidden > 0 and not s.is_watch]
     if not hidden:
         return ""
     counts = "・".join(f"{s.name} {s.hidden}件" for s in hidden)
@@ -144,7 +157,10 @@ def capped_line(digest: Digest) -> str:
 def _heading(section: DigestSection, *, continued: bool = False) -> Block:
     count = f"{len(section.entries)}件・続き" if continued else f"{len(section.entries)}件"
     text = f"*{clean_inline(section.emoji)} {clean_inline(section.name)} ({count})*"
-    if section.hidden > 0 and not continued:
+    if section.is_watch and section.hidden > 0 and not continued:
+        over = "`[watch] max_items` を超えた分"
+        text += f"　他{section.hidden}件（{over}。`{ONDEMAND_COMMAND} watch` で条件を確認）"
+    elif section.hidden > 0 and not continued:
         command = f"{ONDEMAND_COMMAND} {clean_inline(section.category)}"
         text += f"　ほか{section.hidden}件は `{command}` で表示"
     return _section(text)

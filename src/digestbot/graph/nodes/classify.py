@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -15,6 +15,7 @@ from digestbot.graph.context import RunContext
 from digestbot.graph.nodes.judge import clamp
 from digestbot.graph.state import Classification, ItemResult, RunState
 from digestbot.settings import Category
+from digestbot.watch_pipeline import watched_fallback
 
 
 def clean_classification(
@@ -51,6 +52,7 @@ def shortlist(
     min_relevance: int,
     *,
     total_cap: int | None = None,
+    watched: Container[str] = frozenset(),
 ) -> tuple[dict[str, Classification], list[ItemResult]]:
     """Keep what can be posted, with a margin, for the (costly) summarizer and judge.
 
@@ -58,12 +60,16 @@ def shortlist(
     sized by those caps: the best `ceil(cap × factor)` of each category, and of those the best
     `ceil(total_cap × factor)` overall. Ranked by the classifier's relevance, then confidence, then
     popularity; ties by id, so the choice is deterministic. What is cut is reported, never lost.
+    A `watched` item is always kept and takes no category's (nor the total's) place.
     """
     by_id = {item.id: item for item in items}
     dropped: list[ItemResult] = []
     groups: dict[str, list[str]] = {}
+    pinned: dict[str, Classification] = {}
     for item_id, cls in classified.items():
-        if cls.relevance < min_relevance:
+        if item_id in watched:
+            pinned[item_id] = cls
+        elif cls.relevance < min_relevance:
             why = f"classifier: relevance {cls.relevance} < {min_relevance}"
             dropped.append(_dropped(item_id, "classifier", why, cls))
         else:
@@ -81,7 +87,7 @@ def shortlist(
                 dropped.append(_dropped(item_id, "shortlist", why, classified[item_id]))
     admitted.sort(key=lambda i: _order(classified[i], by_id[i]))
     overall = len(admitted) if factor <= 0 or total_cap is None else math.ceil(total_cap * factor)
-    kept: dict[str, Classification] = {}
+    kept: dict[str, Classification] = dict(pinned)
     for rank, item_id in enumerate(admitted):
         if rank < overall:
             kept[item_id] = classified[item_id]
@@ -136,8 +142,13 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
     other = ctx.settings.app.pipeline.other_category or None
     classified: dict[str, Classification] = {}
     results: list[ItemResult] = []
+    watched = state.get("watched", {})
     for batch, answers in zip(batches, answered, strict=True):
         for item, answer in zip(batch, answers, strict=True):
+            if item.id in watched and (
+                isinstance(answer, AgentError) or not clean_classification(answer, ctx.categories, other)
+            ):  # a watched item is never dropped for its category nor held back by the classifier
+                answer = watched_fallback(item, answer, ctx.categories, other)  # noqa: PLW2901
             if isinstance(answer, AgentError):
                 results.append(_failed(item, str(answer)))
                 continue
@@ -157,6 +168,7 @@ async def classify(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
         pipeline.shortlist_factor,
         pipeline.min_classifier_relevance,
         total_cap=pipeline.total_cap,
+        watched=watched,
     )
     ctx.on_progress("classified", len(classified))
     return {"classified": classified, "results": results + cut}

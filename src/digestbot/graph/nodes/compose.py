@@ -1,4 +1,5 @@
-"""Compose the digest: categories in config order, best items first, per-category and total caps."""
+"""Compose the digest: 注目 first (`watch_pipeline.py`), then categories in config order, best items
+first, per-category and total caps."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from digestbot.domain import (
     LeftOut,
     Scores,
     SourceCount,
+    WatchMatch,
     Window,
 )
 from digestbot.graph.context import RunContext
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.links import apply_links
 from digestbot.settings import Category
+from digestbot.watch_pipeline import split_watched, watch_section
 
 
 def rank(scores: Scores, item: Item, confidence: float) -> float:
@@ -60,6 +63,7 @@ def _entry(result: ItemResult, item: Item) -> DigestEntry:
         secondary=tuple(result.get("secondary", [])),
         rank=round(rank(scores, item, result.get("confidence", 0.5)), 4),
         reason=result.get("reason", ""),
+        watch_flag=result.get("watch_flag", ""),
     )
 
 
@@ -202,23 +206,29 @@ def compose_digest(
     *,
     now: datetime | None = None,
     prefiltered: Sequence[ItemResult] = (),
+    watched: Mapping[str, Sequence[WatchMatch]] | None = None,
 ) -> Digest:
+    """`watched` (item id -> what it matched) go to the 注目 section first, outside the caps."""
     by_id = {item.id: item for item in items}
-    kept = [
+    every_kept = [
         _entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id
     ]
+    pinned, kept = split_watched(every_kept, watched or {})
     sections, shown, explained = linked_sections(kept, results, ctx)
+    watch, over_watch_cap = watch_section(pinned, ctx.settings.app.watch.max_items)
+    if watch is not None:
+        sections = (watch, *sections)
     everything = [*prefiltered, *results]
     general = ctx.settings.app.general
     return Digest(
         window=window,
         title=f"{general.digest_title} {window.label(general.timezone)}",
         sections=sections,
-        sources=source_counts(items, kept, ctx.fetched),
+        sources=source_counts(items, every_kept, ctx.fetched),
         offline=ctx.agents.offline,
         generated_at=now or datetime.now(UTC),
         notes=ctx.notes + failure_note(results),
-        left_out=left_out(items, everything, shown, sections, ctx),
+        left_out=(*left_out(items, everything, shown, sections, ctx), *over_watch_cap),
         explained=explained,
     )
 
@@ -230,5 +240,6 @@ async def compose(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
         state.get("results", []),
         runtime.context,
         prefiltered=state.get("prefiltered", []),
+        watched=state.get("watched", {}),
     )
     return {"digest": digest}

@@ -19,6 +19,7 @@ from digestbot.domain import Item, Scores
 from digestbot.graph.context import RunContext
 from digestbot.graph.state import ItemResult, ItemState, Verdict
 from digestbot.settings import Category, JudgeConfig
+from digestbot.watch_pipeline import keep_watched
 
 
 def clamp(score: object) -> int:
@@ -175,8 +176,13 @@ async def judge(state: ItemState, runtime: Runtime[RunContext]) -> dict[str, Any
             "feedback": f"{judged.feedback}（前回の要約: {blurb}）",
         }
     ctx.on_progress("judge", 1)
+    flag = ""
+    if state.get("watch"):  # a watched item: the judge flags, never drops (watch_pipeline.py)
+        judged, flag = keep_watched(judged, item, max_chars=pipeline.summary_max_chars)
     status = "kept" if judged.action == "keep" else "dropped"
     result = _result({**state, "blurb": judged.blurb}, status, judged.why, judged.scores, judged.verdict)
+    if flag:
+        result["watch_flag"] = flag
     return {"outcome": "done", "results": [result]}
 
 

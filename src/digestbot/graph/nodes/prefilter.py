@@ -9,7 +9,8 @@ Rules, reported by name in `PrefilterResult.dropped`:
   LLM-ness of an item: "LLM", "language model", "生成AI", …) occurs. Category keywords alone
   ("image", "attention", "benchmark") also match the many non-LLM papers of cs.CV/cs.LG.
 
-`enabled = false` passes every item through and reports nothing dropped.
+`enabled = false` passes every item through and reports nothing dropped. A watched item (`[watch]`,
+found by the node before this one) always passes.
 
 Qiita and Zenn items get no lower threshold. Their feed tag or topic is in `item.tags`, and tags are
 matched like text, so an article from the ``LLM`` or ``RAG`` feed passes on its tag alone. An article
@@ -103,9 +104,13 @@ def prefilter(
 def prefilter_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Graph node: `items` -> `candidates`, and the per-rule counts for the run report."""
     ctx = runtime.context
-    result = prefilter(state.get("items", []), ctx.categories, ctx.settings.app.pipeline.prefilter)
+    items, watched = state.get("items", []), state.get("watched", {})
+    unwatched = [item for item in items if item.id not in watched]  # watched items always pass
+    result = prefilter(unwatched, ctx.categories, ctx.settings.app.pipeline.prefilter)
     named: list[ItemResult] = [
         {"item_id": item_id, "stage": "prefilter", "status": "dropped", "detail": why}
         for item_id, why in result.dropped_items
     ]
-    return {"candidates": result.kept, "prefilter_dropped": result.dropped, "prefiltered": named}
+    passed = {item.id for item in result.kept}
+    kept = [item for item in items if item.id in watched or item.id in passed]
+    return {"candidates": kept, "prefilter_dropped": result.dropped, "prefiltered": named}

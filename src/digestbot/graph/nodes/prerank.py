@@ -21,7 +21,9 @@ from digestbot.graph.state import ItemResult, RunState
 def prerank_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     config = ctx.settings.app.pipeline.prerank
-    items = state.get("candidates", [])
+    watched = state.get("watched", {})
+    items = [item for item in state.get("candidates", []) if item.id not in watched]  # always pass
+    pinned = [item for item in state.get("candidates", []) if item.id in watched]
     if ctx.agents.offline or not config.enabled or ctx.only_category is not None:
         return {}
     store = ctx.agents.store if isinstance(ctx.agents, CachedAgents) else None
@@ -35,4 +37,4 @@ def prerank_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
         {"item_id": item_id, "stage": "prerank", "status": "dropped", "detail": why}
         for item_id, why in result.dropped
     ]
-    return {"candidates": result.kept, "results": named}
+    return {"candidates": pinned + result.kept, "results": named}
