@@ -84,3 +84,27 @@ def test_a_watched_author_lands_in_chuumoku_though_every_stage_would_drop_it(tmp
     markdown = to_markdown(digest)
     assert "## 📌 注目 (1件)" in markdown and "🔎 著者: Lukasz Kaiser" in markdown
     assert digest == digest_from_dict(json.loads(json.dumps(digest_to_dict(digest), ensure_ascii=False)))
+
+
+def test_the_preview_appendix_shows_matches_and_flags_escaped() -> None:
+    """注目 entries are listed with what they matched and the judge's flag, HTML-escaped."""
+    from dataclasses import replace
+
+    from digestbot.domain import DigestSection, WatchMatch
+    from digestbot.slack.preview_report import appendix_html
+    from support.sample_digest import representative_digest
+
+    digest = representative_digest()
+    entry = replace(
+        digest.sections[0].entries[0],
+        item=replace(digest.sections[0].entries[0].item, title="<script>x</script>"),
+        watch=(WatchMatch("keyword", "RAG"),),
+        watch_flag="watched: the judge would drop it (relevance 1 < 3)",
+    )
+    watched = replace(digest, sections=(DigestSection("watch", "注目", "📌", (entry,), 1), *digest.sections))
+    page = appendix_html(watched)
+    assert ("キーワード: RAG" in page, "relevance 1 &lt; 3" in page, "<script>" in page) == (
+        True,
+        True,
+        False,
+    )

@@ -57,6 +57,27 @@ def _left_row(left: LeftOut) -> str:
     )
 
 
+def watch_html(digest: Digest) -> str:
+    """The 注目 entries with what they matched and the judge's flag ("" when nothing is watched)."""
+    watched = [e for section in digest.sections if section.is_watch for e in section.entries]
+    if not watched:
+        return ""
+    rows = "\n".join(
+        _row(
+            [
+                _title(e.item.title, e.item.url),
+                _text(" ・ ".join(m.label for m in e.watch)),
+                _text(e.watch_flag or "—"),
+            ]
+        )
+        for e in watched
+    )
+    return f"""<h2>注目の一致と判定フラグ（プレビューのみ）</h2>
+<table><tr><th>タイトル</th><th>一致</th><th>フラグ</th></tr>
+{rows}</table>
+"""
+
+
 def appendix_html(digest: Digest) -> str:
     """Two tables: the posted entries with their classifier reason; every item not posted and why."""
     entries = [e for section in digest.sections for e in section.entries]
@@ -74,7 +95,7 @@ def appendix_html(digest: Digest) -> str:
         f"<table>{head}\n{left_rows}</table>" if left_rows else "<p>掲載されなかった項目はありません。</p>"
     )
     return f"""<section class="appendix">
-<h2>分類の理由（プレビューのみ）</h2>
+{watch_html(digest)}<h2>分類の理由（プレビューのみ）</h2>
 <table><tr><th>タイトル</th><th>カテゴリ</th><th>分類の理由</th></tr>
 {reasons}</table>
 <h2>掲載されなかった項目 {len(digest.left_out)}件（プレビューのみ）</h2>
