@@ -108,3 +108,48 @@ def test_the_preview_appendix_shows_matches_and_flags_escaped() -> None:
         True,
         False,
     )
+
+
+def test_over_max_items_the_section_says_ta_n_ken_and_names_the_rest_in_left_out() -> None:
+    """Stronger matches first; the rest counted (他N件) and listed as capped, never silently lost."""
+    from digestbot.domain import DigestEntry, WatchMatch
+    from digestbot.slack.commands import SUBCOMMANDS
+    from digestbot.slack.watch_command import show_watch
+    from digestbot.watch_pipeline import watch_section
+    from support.sample_digest import representative_digest
+
+    base = representative_digest().sections[0].entries[0]
+    entries = [
+        DigestEntry(
+            item=_item(n, f"T{n}", "x"),
+            category="rag",
+            blurb="b",
+            scores=base.scores,
+            rank=float(n),
+            watch=(WatchMatch("author" if n == 1 else "keyword", "k"),),
+        )
+        for n in range(1, 5)
+    ]
+    section, left = watch_section(entries, 2)
+    assert section is not None
+    assert (["arxiv:2611.00001", "arxiv:2611.00004"], 2) == (
+        [e.item.id for e in section.entries],
+        section.hidden,
+    )
+    assert [("capped", 3), ("capped", 4)] == [(x.status, x.rank) for x in left]
+    heading = json.dumps(render_digest(representative_digest())[0]["blocks"], ensure_ascii=False)
+    assert ("注目" not in heading, SUBCOMMANDS["watch"], SUBCOMMANDS["注目"]) == (
+        True,
+        show_watch,
+        show_watch,
+    )
+
+
+def test_a_watched_blurb_failing_a_guard_falls_back_to_the_title_only() -> None:
+    """An invented number is never posted: no sentence passes, so the entry keeps its title only."""
+    from digestbot.watch_pipeline import safe_blurb
+
+    item = _item(1, "Protein folding", "We predict protein structures.")
+    assert ("", "posted the title only (no blurb passed the guards)") == safe_blurb(
+        item, "精度が99%向上。", max_chars=120
+    )
