@@ -50,10 +50,12 @@ def ours_overrides(knobs: Knobs) -> dict[str, Any]:
 
 
 def naive_overrides(knobs: Knobs) -> dict[str, Any]:
-    """One call per agent per item: no prefilter, no shortlist (batch size 1 comes from the agents copy)."""
+    """One call per agent per item: no prefilter, no pre-rank, no shortlist (batch size 1 comes from the
+    agents copy)."""
     return {
         **ours_overrides(knobs),
         "pipeline.prefilter.enabled": False,
+        "pipeline.prerank.enabled": False,
         "pipeline.shortlist_factor": 0,
         "pipeline.min_classifier_relevance": 1,
     }
@@ -89,14 +91,17 @@ def write_config(dest: Path, overrides: Mapping[str, Any]) -> Path:
     return dest
 
 
-def write_agents(dest: Path, *, classifier_batch: int | None = None) -> Path:
-    """A copy of `agents/`, with the classifier's `batch_size` replaced when given."""
+def write_agents(dest: Path, *, classifier_batch: int | None = None, draft_batch: int | None = None) -> Path:
+    """A copy of `agents/`, with the classifier's (and the summarizer's and judge's) `batch_size` replaced."""
     shutil.copytree(ROOT / "agents", dest, dirs_exist_ok=True)
-    if classifier_batch is not None:
-        path = dest / "classifier.md"
+    sizes = {"classifier": classifier_batch, "summarizer": draft_batch, "judge": draft_batch}
+    for name, size in sizes.items():
+        if size is None:
+            continue
+        path = dest / f"{name}.md"
         text = re.sub(
             r"^batch_size:.*$",
-            f"batch_size: {classifier_batch}",
+            f"batch_size: {size}",
             path.read_text(encoding="utf-8"),
             count=1,
             flags=re.MULTILINE,

@@ -22,10 +22,11 @@ from digestbot.testing.simulated_llm import SimulatedLLM
 
 NAIVE = {
     "pipeline.prefilter.enabled": False,
+    "pipeline.prerank.enabled": False,
     "pipeline.shortlist_factor": 0,
     "pipeline.min_classifier_relevance": 1,
 }
-GATE_ONLY = {"pipeline.shortlist_factor": 0}
+NO_PRERANK = {"pipeline.prerank.enabled": False}
 
 
 @dataclass(frozen=True)
@@ -35,64 +36,77 @@ class Variant:
     knob: str  # what a user changes to get it
     overrides: Mapping[str, Any] = field(default_factory=dict)
     classifier_batch: int | None = None  # None: the shipped agents/classifier.md
+    draft_batch: int | None = None  # summarizer and judge; None: the shipped files
 
 
 LADDER = (
-    Variant("naive", "0. naive: one call per agent per item", "(baseline)", NAIVE, 1),
+    Variant("naive", "0. naive: one call per agent per item", "(baseline)", NAIVE, 1, 1),
     Variant(
         "prefilter",
         "1. + prefilter (an interest term required)",
         "pipeline.prefilter.enabled, require_interest = true",
         {**NAIVE, "pipeline.prefilter.enabled": True},
         1,
+        1,
     ),
     Variant(
         "batched",
-        "2. + batched classification (8 per call)",
-        "agents/classifier.md batch_size: 8",
+        "2. + batched classification (32 per call)",
+        "agents/classifier.md batch_size: 32",
         {**NAIVE, "pipeline.prefilter.enabled": True},
+        None,
+        1,
     ),
     Variant(
         "gate",
         "3. + classifier relevance gate (< 2 dropped)",
         "pipeline.min_classifier_relevance = 2",
-        GATE_ONLY,
+        {**NO_PRERANK, "pipeline.shortlist_factor": 0},
+        None,
+        1,
     ),
-    Variant("shipped", "4. + shortlist (cap × 2 per category) = shipped", "pipeline.shortlist_factor = 2.0"),
+    Variant(
+        "shortlist",
+        "4. + shortlist sized by the caps (cap × 1.5, total_cap × 1.5)",
+        "pipeline.shortlist_factor = 1.5",
+        NO_PRERANK,
+        None,
+        1,
+    ),
+    Variant(
+        "prerank",
+        "5. + embedding pre-rank (each category's best cap × 3)",
+        "[pipeline.prerank] enabled, margin = 3",
+        {},
+        None,
+        1,
+    ),
+    Variant(
+        "shipped",
+        "6. + summaries and verdicts 8 per call = shipped",
+        "agents/summarizer.md, judge.md batch_size: 8",
+    ),
 )
 AROUND = (
-    Variant("batch16", "shipped, classifier batch 16", "agents/classifier.md batch_size: 16", {}, 16),
     Variant(
-        "factor1.5",
-        "shipped, shortlist factor 1.5",
-        "pipeline.shortlist_factor = 1.5",
-        {"pipeline.shortlist_factor": 1.5},
+        "margin2",
+        "shipped, pre-rank margin 2",
+        "pipeline.prerank.margin = 2",
+        {"pipeline.prerank.margin": 2.0},
     ),
     Variant(
-        "factor1",
-        "shipped, shortlist factor 1.0",
-        "pipeline.shortlist_factor = 1.0",
-        {"pipeline.shortlist_factor": 1.0},
+        "margin4",
+        "shipped, pre-rank margin 4",
+        "pipeline.prerank.margin = 4",
+        {"pipeline.prerank.margin": 4.0},
     ),
     Variant(
-        "hits2",
-        "shipped, prefilter min_keyword_hits 2",
-        "pipeline.prefilter.min_keyword_hits = 2",
-        {"pipeline.prefilter.min_keyword_hits": 2},
+        "factor2",
+        "shipped, shortlist factor 2.0",
+        "pipeline.shortlist_factor = 2.0",
+        {"pipeline.shortlist_factor": 2.0},
     ),
-    Variant(
-        "no-interest-rule",
-        "shipped, prefilter without the interest rule",
-        "pipeline.prefilter.require_interest = false",
-        {"pipeline.prefilter.require_interest": False},
-    ),
-    Variant(
-        "batch16+factor1.5",
-        "shipped, batch 16 and shortlist 1.5",
-        "both of the above",
-        {"pipeline.shortlist_factor": 1.5},
-        16,
-    ),
+    Variant("draft4", "shipped, summaries and verdicts 4 per call", "batch_size: 4", {}, None, 4),
 )
 
 
@@ -154,9 +168,11 @@ def run_ladder(
         config = write_config(tmp / f"config-{variant.key}", overrides)
         agents = (
             ROOT / "agents"
-            if variant.classifier_batch is None
+            if variant.classifier_batch is None and variant.draft_batch is None
             else write_agents(
-                tmp / f"agents-b{variant.classifier_batch}", classifier_batch=variant.classifier_batch
+                tmp / f"agents-{variant.key}",
+                classifier_batch=variant.classifier_batch,
+                draft_batch=variant.draft_batch,
             )
         )
         counting = CountingModel(SimulatedLLM({c.id: c.keywords for c in categories}))
@@ -169,7 +185,15 @@ def run_ladder(
                 "DIGESTBOT_LLM_BASE_URL": fast.base_url,
             }
             say(f"ladder {variant.key}: running")
-            result = child(f"ladder-{variant.key}", tmp, run_env, kind="naive", every=1, **window_spec(week))
+            result = child(
+                f"ladder-{variant.key}",
+                tmp,
+                run_env,
+                kind="naive",
+                every=1,
+                embeddings=f"sqlite:///{tmp / 'embeddings.sqlite'}",  # embedded once for every rung
+                **window_spec(week),
+            )
         if variant.key == "naive":
             naive_posted = set(result["posted"])
         if on_result is not None:

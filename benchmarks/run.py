@@ -45,7 +45,7 @@ def run_week(knobs: Knobs, base: Settings, week: Week, tmp: Path) -> dict[str, A
     env0 = base_env()
     ours_cfg = write_config(tmp / "config-ours", ours_overrides(knobs))
     naive_cfg = write_config(tmp / "config-naive", naive_overrides(knobs))
-    naive_agents = write_agents(tmp / "agents-naive", classifier_batch=1)
+    naive_agents = write_agents(tmp / "agents-naive", classifier_batch=1, draft_batch=1)
     raw: dict[str, Any] = {}
     tallies: dict[str, Tally] = {}
     arxiv_requests: dict[str, int] = {}

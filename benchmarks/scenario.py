@@ -53,6 +53,24 @@ class NoStore:
         """Forget them."""
 
 
+class EmbeddingsOnly(NoStore):
+    """Remembers item embeddings only (in a store shared by the ladder's runs), never an LLM answer."""
+
+    def __init__(self, url: str) -> None:
+        from digestbot.store.cache import ResultCache
+
+        self.cache = ResultCache(url)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        wanted = [key for key in keys if key.startswith("embedding:")]
+        return dict(self.cache.get_many(wanted)) if wanted else {}
+
+    def put_many(self, values: Mapping[str, Any]) -> None:
+        kept = {key: value for key, value in values.items() if key.startswith("embedding:")}
+        if kept:
+            self.cache.put_many(kept)
+
+
 def in_sample(item_id: str, every: int) -> bool:
     return int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % every == 0
 
@@ -84,6 +102,8 @@ def _ingest(report: IngestReport | None) -> list[dict[str, Any]]:
 
 
 def _drop_reason(detail: str) -> str:
+    if detail.startswith("prerank:"):
+        return "prerank"
     if detail.startswith("not shortlisted"):
         return "shortlist"
     if detail.startswith("classifier: relevance"):
@@ -128,7 +148,7 @@ def run_digest_scenario(window: Window) -> dict[str, Any]:
     }
 
 
-def run_naive_scenario(window: Window, every: int) -> dict[str, Any]:
+def run_naive_scenario(window: Window, every: int, embeddings: str | None = None) -> dict[str, Any]:
     from digestbot.agents.cached import CachedAgents
     from digestbot.agents.factory import build_agents
     from digestbot.ingest import fetch_window
@@ -145,7 +165,8 @@ def run_naive_scenario(window: Window, every: int) -> dict[str, Any]:
     fetch_seconds = time.perf_counter() - started
     sample = [item for item in items if in_sample(item.id, every)]
     inner = build_agents(settings)
-    agents = CachedAgents(inner, NoStore(), context=prompt_context_hash(settings))
+    memory = EmbeddingsOnly(embeddings) if embeddings else NoStore()
+    agents = CachedAgents(inner, memory, context=prompt_context_hash(settings))
     stages = Stages()
     begun = time.perf_counter()
     digest, results, dropped = asyncio.run(run_pipeline(settings, window, sample, agents, on_progress=stages))
@@ -177,7 +198,11 @@ def main() -> None:
     if spec["kind"] == "digest":
         result = run_digest_scenario(window)
     elif spec["kind"] == "naive":
-        result = run_naive_scenario(window, int(spec["every"]))
+        result = run_naive_scenario(window, int(spec["every"]), spec.get("embeddings"))
+    elif spec["kind"] == "peer":
+        from benchmarks.peers import run_peer_scenario
+
+        result = run_peer_scenario(window, spec["strategy"], Path(spec["out"]).parent)
     else:
         from benchmarks.ingest_speed import measure
 
