@@ -9,7 +9,9 @@ Runs, each in its own process (wall time and peak RSS are the bot's own):
              whole week against a zero-latency copy of the model: exact calls, tokens and digests
              (the naive rung is what naive would post), not times;
 5. eval      `digestbot eval` on the labeled dev set with the simulated model, ours vs naive;
-6. ingest    10,000 arXiv entries: parse, normalize, deduplicate, store vs raw lxml parse.
+6. ingest    10,000 arXiv entries: parse, normalize, deduplicate, store vs raw lxml parse;
+7. cost ladder  calls per item of ours (and naive) at 0.3x, 1x and 10x the week, and the three peers'
+             strategies side by side on the 1x week (`benchmarks/cost_ladder.py`, `peers.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import cost_ladder, report
 from benchmarks.eval_compare import compare, run_eval
 from benchmarks.fakes import Fakes, Tally
 from benchmarks.knobs import ROOT, Knobs, naive_overrides, ours_overrides, write_agents, write_config
@@ -264,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / name.replace(".json", ".md")).write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
     say(f"done in {result['bench_seconds']} s; results in {args.out / name}")
-    return 0
+    say("cost ladder at 0.3x / 1x / 10x and the peers (benchmarks/cost_ladder.py)")
+    sizes = ["--scales", "0.1", "--naive-scales", "0.1", "--no-peers"] if args.quick else []
+    return cost_ladder.main([*sizes, "--out", str(args.out / ("quick" if args.quick else ""))])
 
 
 if __name__ == "__main__":
