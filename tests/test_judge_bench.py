@@ -27,9 +27,9 @@ def repo_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def _bench(tmp_path: Path, *extra: str) -> dict[str, Any]:
+def _bench(tmp_path: Path, *extra: str, defects: Path = DEFECTS) -> dict[str, Any]:
     out = tmp_path / "judge.json"
-    result = CliRunner().invoke(app, ["eval", "--judge", str(DEFECTS), "--json", str(out), *extra])
+    result = CliRunner().invoke(app, ["eval", "--judge", str(defects), "--json", str(out), *extra])
     assert 0 == result.exit_code, result.output
     assert "clean blurbs rejected" in result.output
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
@@ -66,13 +66,19 @@ def lenient_llm() -> Iterator[OpenAIServer]:
 def test_llm_judge_is_capped_by_the_guards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lenient_llm: OpenAIServer
 ) -> None:
-    """Plumbing: the real LLM client judges every row; a lenient verdict cannot keep guarded defects."""
+    """Plumbing: the real LLM client judges every row of the first three papers (every defect kind);
+    a lenient verdict cannot keep guarded defects. (The offline test above runs the whole file.)"""
     monkeypatch.setenv("DIGESTBOT_LLM_MODEL", "openai:gpt-4o-mini")
     monkeypatch.setenv("DIGESTBOT_LLM_BASE_URL", lenient_llm.base_url)
     monkeypatch.setenv("DIGESTBOT_LLM_API_KEY", "sk-test-local")
     monkeypatch.setenv("DIGESTBOT_AGENTS_DIR", str(REPO / "agents"))
-    report = _bench(tmp_path)
-    rows = len(DEFECTS.read_text(encoding="utf-8").splitlines())
+    lines = DEFECTS.read_text(encoding="utf-8").splitlines()
+    papers = list(dict.fromkeys(json.loads(line)["paper_id"] for line in lines))[:3]
+    subset = [line for line in lines if json.loads(line)["paper_id"] in papers]
+    defects = tmp_path / "defects-subset.jsonl"
+    defects.write_text("\n".join(subset) + "\n", encoding="utf-8")
+    report = _bench(tmp_path, "--map", str(DEFECTS.parent / "category_map.toml"), defects=defects)
+    rows = len(subset)
     detection = {kind: found / total for kind, (found, total) in report["detection"].items()}
     assert (rows, 0) == (len(lenient_llm.requests), report["errors"])
     assert [1.0] * len(MUST_CATCH) == [detection[kind] for kind in MUST_CATCH]
