@@ -27,6 +27,8 @@ from digestbot.testing.slack_server import SlackServer
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_A = ("2611.00011", "Long-context retrieval-augmented generation with adaptive chunk reranking")
 PAPER_B = ("2611.00222", "Speculative decoding for faster large language model inference on edge devices")
+PAPER_C = ("2611.00333", "Chain-of-thought length control for small language model reasoning")
+WATCHED = "José Ñúñez-Álvarez"  # configured as "Jose Nunez-Alvarez": accents fold
 END = datetime(2026, 11, 22, 15, tzinfo=UTC)
 HOSTILE = "<!channel> @here 解説 & <b>まとめ</b>"
 
@@ -46,9 +48,10 @@ def _verdict(_: dict[str, Any]) -> dict[str, Any]:
     return {**scores, "rationale": "妥当", "feedback": ""}
 
 
-def _entry(paper: tuple[str, str], published: str) -> ArxivEntry:
+def _entry(paper: tuple[str, str], published: str, authors: tuple[str, ...] = ("Ann Lee",)) -> ArxivEntry:
     summary = "We propose a method for LLM retrieval-augmented generation; recall improves by 12%."
-    return {"id": f"{paper[0]}v1", "title": paper[1], "summary": summary, "published": published}
+    entry: ArxivEntry = {"id": f"{paper[0]}v1", "title": paper[1], "summary": summary, "published": published}
+    return entry | {"authors": list(authors)}
 
 
 def _publish_articles(feeds: FeedServer) -> None:
@@ -71,7 +74,11 @@ def _publish_articles(feeds: FeedServer) -> None:
 
 @pytest.fixture
 def servers() -> Iterator[tuple[FakeArxivServer, FeedServer, OpenAIServer, SlackServer]]:
-    entries = [_entry(PAPER_A, "2026-11-10T10:00:00Z"), _entry(PAPER_B, "2026-11-17T10:00:00Z")]
+    entries = [
+        _entry(PAPER_A, "2026-11-10T10:00:00Z"),
+        _entry(PAPER_B, "2026-11-17T10:00:00Z"),
+        _entry(PAPER_C, "2026-11-18T10:00:00Z", authors=("Mei Tanaka", WATCHED)),
+    ]
     blurb = {"blurb": "検索拡張生成の新手法を提案。"}
     responder = by_schema(
         {
@@ -100,6 +107,7 @@ def _configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: tuple[A
     text = text.replace("requests_per_second = 2.0", "requests_per_second = 200.0")
     text = re.sub(r"tags = \[[^\]]*\]", 'tags = ["llm"]', text, count=1)
     text = re.sub(r"topics = \[[^\]]*\]", 'topics = ["llm"]', text, count=1)
+    text = text.replace("authors = []", 'authors = ["Jose Nunez-Alvarez"]', 1)
     (config / "digestbot.toml").write_text(text, encoding="utf-8")
     env = {
         "DIGESTBOT_CONFIG_DIR": str(config),
@@ -129,7 +137,8 @@ def test_zenn_by_id_merges_into_the_paper_and_qiita_by_url_shows_its_earlier_pap
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Week 2's post: paper B with 解説記事 (Zenn, ♥ 42) and no Zenn entry of its own; the Qiita entry
-    with 元論文 paper A and week 1's digest; digest.json carries both; hostile titles stay inert."""
+    with 元論文 paper A and week 1's digest; paper C by a watched author first, in 注目 with 著者;
+    digest.json carries the links and the match; hostile titles stay inert."""
     _configure(tmp_path, monkeypatch, servers)
     slack = servers[3]
     _run("2026-11-09", "2026-11-15", tmp_path / "week1")
@@ -152,3 +161,7 @@ def test_zenn_by_id_merges_into_the_paper_and_qiita_by_url_shows_its_earlier_pap
     assert "11/9–11/15 のダイジェスト" in text
     assert "<!channel>" not in text and "@here" not in text and "<b>" not in text
     assert 1 == text.count("投機的デコーディング")  # the Zenn article appears once: under paper B
+    first = data["sections"][0]
+    assert ("watch", [f"arxiv:{PAPER_C[0]}"]) == (first["category"], [e["id"] for e in first["entries"]])
+    assert [{"kind": "author", "value": "Jose Nunez-Alvarez"}] == first["entries"][0]["watch"]
+    assert text.index("📌 注目") < text.index("🔎 著者: Jose Nunez-Alvarez") < text.index("📝 解説記事: ")
