@@ -24,6 +24,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from digestbot.config_reload import ConfigHolder
+from digestbot.config_schema import WatchConfig
 from digestbot.domain import Window
 from digestbot.runner import run_digest
 from digestbot.settings import Settings, load_settings
@@ -247,12 +248,11 @@ async def test_help_and_categories_answer_in_japanese(
 
 
 def test_manifest_usage_hint_names_every_form() -> None:
-    """Slack shows `usage_hint` while typing: it lists search too."""
+    """Slack shows `usage_hint` while typing: it lists search and watch too."""
     manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
     hint = manifest["features"]["slash_commands"][0]["usage_hint"]
-    assert ["3d", "search", "categories", "help"] == [
-        w for w in ("3d", "search", "categories", "help") if w in hint
-    ]
+    forms = ("3d", "search", "watch", "categories", "help")
+    assert list(forms) == [w for w in forms if w in hint]
 
 
 async def test_digest_right_after_the_weekly_digest_says_so_instead_of_reposting(
@@ -267,6 +267,24 @@ async def test_digest_right_after_the_weekly_digest_says_so_instead_of_reposting
     assert (True, 1) == (outcome.digest.entry_count > 0, len(bot.parents()))  # the weekly one only
     assert bot.answers()[-1].startswith("直近のダイジェスト（http"), bot.answers()
     assert "と同じ内容なので" in bot.answers()[-1]
+
+
+async def test_digest_watch_answers_the_watchlist_to_the_asker_only(
+    make_settings: Callable[..., Settings], bot_for: Any
+) -> None:
+    """`/digest watch` through Bolt: the configured list (escaped) in the ack, nothing posted or run."""
+    settings = make_settings(seed=False)
+    watch = WatchConfig(authors=("José <b>Núñez</b>",), keywords=("RAG",), users=("@karaage0703",))
+    bot = bot_for(settings.model_copy(update={"app": settings.app.model_copy(update={"watch": watch})}))
+    answer = body_text(await bot.command("watch"))
+    await bot.settle()
+    assert (True, True, True, True, []) == (
+        answer.startswith("*📌 注目リスト*"),
+        "José &lt;b&gt;Núñez&lt;/b&gt;" in answer and "<b>" not in answer,
+        "RAG" in answer,
+        "@karaage0703" in answer,
+        bot.slack.calls("chat.postMessage"),
+    )
 
 
 async def test_words_it_cannot_read_get_a_usage_hint(
