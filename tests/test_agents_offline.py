@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from digestbot.agents.base import UsageReport
 from digestbot.agents.offline import BATCH_SIZE, OfflineAgents
 from digestbot.agents.offline_classify import category_model, hint_phrases
-from digestbot.agents.offline_judge import unsupported
+from digestbot.agents.offline_judge import faithfulness_of, unsupported
 from digestbot.agents.offline_summarize import summarize
 from digestbot.agents.offline_text import TermMatcher, english_sentences, normalize
 from digestbot.domain import Item, Popularity, SourceName
@@ -358,6 +358,15 @@ def test_english_blurb_copies_the_result_number_and_unit(number: str) -> None:
     blurb = summarize(paper("GlimNet", text), 120)
     assert f"新しいモデルGlimNetを提案。{number}倍の高速化。" == blurb
     assert ([], []) == unsupported(blurb, text)
+
+
+def test_a_name_and_its_variant_missing_from_the_source_cost_one_faithfulness_point() -> None:
+    """A method and its variant (GlimX, IterGlimX) not in the abstract count as one unsupported name;
+    two unrelated unsupported names count as two."""
+    item = paper("Retrieval at scale", "We propose a retrieval method. It improves recall on long inputs.")
+    variant = faithfulness_of(item, "検索手法GlimXとその反復版IterGlimXを提案。")[0]
+    unrelated = faithfulness_of(item, "検索手法GlimXとBarnaを提案。")[0]
+    assert (4, 3) == (variant, unrelated)
 
 
 def test_english_blurb_drops_the_second_sentence_rather_than_cut_it() -> None:

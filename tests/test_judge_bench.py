@@ -52,7 +52,7 @@ def test_offline_judge_with_guards_meets_the_targets(tmp_path: Path) -> None:
     rejected, clean = report["clean_rejected"]
     assert [1.0] * len(MUST_CATCH) == [detection[kind] for kind in MUST_CATCH]
     assert detection["misattributed_number"] >= 0.9
-    assert rejected / clean <= 0.12  # 2 of 18: one curator blurb is over the limit, one names DRAG
+    assert rejected / clean <= 0.1  # 1 of 18: one curator blurb is over the configured 120 characters
 
 
 @pytest.fixture

@@ -188,13 +188,20 @@ def hype(blurb: str, source: str) -> list[str]:
     return found
 
 
+def _names(words: list[str]) -> list[str]:
+    """One entry per unsupported name: a variant that contains another (IterX beside X) is the same."""
+    folded = [w.casefold() for w in words]
+    shorter = [o for o in folded if len(o) >= 3]
+    return [w for w, f in zip(words, folded, strict=True) if not any(o != f and o in f for o in shorter)]
+
+
 def faithfulness_of(item: Item, blurb: str) -> tuple[int, list[str], list[str]]:
     numbers, words = unsupported(blurb, f"{item.title}\n{item.text}")
     numbers += [f.reason for f in guards.number_failures(item, blurb) if "not stated about" in f.reason]
     claims = hype(blurb, f"{item.title}\n{item.text}")
     penalty = (
         PARAMS["missing_number_penalty"] * len(numbers)
-        + PARAMS["missing_word_penalty"] * len(words)
+        + PARAMS["missing_word_penalty"] * len(_names(words))
         + PARAMS["hype_penalty"] * len(claims)
     )
     words += claims
