@@ -236,6 +236,11 @@ class FeedbackConfig(_Model):
     guidance: bool = True  # show the judge this team's recent liked and disliked items
     guidance_examples: Annotated[int, Field(ge=0, le=20)] = 5  # liked and disliked examples, each
     guidance_days: Positive = 90  # only votes from the last N days count
+    # The learned ranking (`taste.py`): a logistic regression on the voted items' embeddings, blended
+    # into the judge's rank. Below `ranking_min_votes` voted items the order is exactly the judge's.
+    ranking: bool = True
+    ranking_weight: Annotated[float, Field(ge=0, le=10)] = 1.0  # rank points a sure 👍 adds (👎 takes)
+    ranking_min_votes: Annotated[int, Field(ge=10, le=10_000)] = 30  # items with a net vote, 5+ each way
 
 
 class FollowConfig(_Model):

@@ -40,6 +40,9 @@ its entries keep their own `category` and carry `watch` (kind: "arxiv_id" | "aut
 `[watch] max_items` (listed in `left_out` as capped, reason "watch cap: …"). `stats.watched` =
 {"shown": [{"item_id", "matched": [label, ...], "flag"?}, ...], "over_cap"}.
 `watch` and `watch_flag` extend version 1 compatibly too.
+When the learned ranking (`taste.py`) took part, the digest has `"ranking": {"votes", "items",
+"weight", "moved"}` and each ENTRY `"judge_rank"` (the judge's rank alone) and `"taste"` (the
+learned chance 0..1 that the team likes it); `"rank"` is then the blend. Files without them are untuned.
 In `stats`, the runner writes `incidents` (each item an agent's answer needed a repair, a retry
 alone, a mapping to "other", or was held back for: {"agent", "item_id", "kind", "detail"}) and
 `warnings` (a stage where more than 20 % of the items needed that).
@@ -71,6 +74,7 @@ from digestbot.domain import (
     Scores,
     SourceCount,
     SourceName,
+    TasteRanking,
     Trends,
     WatchMatch,
     Window,
@@ -124,6 +128,7 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
         "papers": [linked_to_dict(p) for p in entry.papers],
         "watch": [{"kind": m.kind, "value": m.value} for m in entry.watch],
         "watch_flag": entry.watch_flag,
+        **({"judge_rank": entry.judge_rank, "taste": entry.taste} if entry.taste is not None else {}),
     }
 
 
@@ -223,6 +228,8 @@ def digest_to_dict(digest: Digest, *, stats: Mapping[str, Any] | None = None) ->
     }
     if digest.trends is not None:
         data["trends"] = trends_to_dict(digest.trends)
+    if digest.ranking is not None:
+        data["ranking"] = dataclasses.asdict(digest.ranking)
     return data
 
 
@@ -259,6 +266,8 @@ def _from_entry(data: Mapping[str, Any]) -> DigestEntry:
         papers=tuple(linked_from_dict(p) for p in data.get("papers") or ()),
         watch=tuple(WatchMatch(kind=m["kind"], value=m["value"]) for m in data.get("watch") or ()),
         watch_flag=data.get("watch_flag", ""),
+        judge_rank=data.get("judge_rank"),
+        taste=data.get("taste"),
     )
 
 
@@ -292,6 +301,7 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
                 ExplainedPaper(linked_from_dict(e["paper"]), linked_from_dict(e["article"]))
                 for e in data.get("explained") or ()
             ),
+            ranking=TasteRanking(**data["ranking"]) if data.get("ranking") is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DigestFileError(f"saved digest is malformed ({type(exc).__name__}: {exc})") from None

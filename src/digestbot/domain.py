@@ -182,6 +182,9 @@ class DigestEntry:
     papers: tuple[LinkedItem, ...] = ()  # an article's 元論文 (arXiv papers not shown this week)
     watch: tuple[WatchMatch, ...] = ()  # set for the 注目 section's entries: what they matched
     watch_flag: str = ""  # a watched item the judge would have dropped: why (report and preview only)
+    # The learned ranking (`taste.py`): `rank` is then the blend; these keep its parts (None = untuned).
+    judge_rank: float | None = None  # the rank from the judge's scores alone
+    taste: float | None = None  # the learned chance (0..1) that the team likes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +269,21 @@ class Trends:
 
 
 @dataclass(frozen=True, slots=True)
+class TasteRanking:
+    """The learned ranking took part: how many votes (on how many items) and how many entries moved."""
+
+    votes: int
+    items: int
+    weight: float
+    moved: int  # kept entries whose place in their category differs from the judge-only order
+
+    def line(self) -> str:
+        """The run report's line: `ranking tuned by 40 votes on 38 items (weight 1.0): 5 entries moved`."""
+        moved = f"{self.moved} entries moved" if self.moved else "the order did not change"
+        return f"ranking tuned by {self.votes} votes on {self.items} items (weight {self.weight:g}): {moved}"
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """What compose produces and what the publishers render."""
 
@@ -279,6 +297,7 @@ class Digest:
     trends: Trends | None = None
     left_out: tuple[LeftOut, ...] = ()  # every item of the window not posted, named (run report, preview)
     explained: tuple[ExplainedPaper, ...] = ()  # 「今週の解説記事」 for papers of earlier digests
+    ranking: TasteRanking | None = None  # set when the learned ranking applied (`taste.py`)
 
     @property
     def entry_count(self) -> int:

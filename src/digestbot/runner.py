@@ -33,6 +33,7 @@ from digestbot.links import LinkIndex, window_links
 from digestbot.run_health import alert_admin, needed_help, stage_warnings
 from digestbot.selection import lag_window, select_items
 from digestbot.settings import ConfigError, Settings
+from digestbot.taste import Tuner, run_tuner
 from digestbot.watch_pipeline import watch_stats
 
 
@@ -137,6 +138,7 @@ async def run_pipeline(
     only_category: str | None = None,
     on_progress: ProgressFn = _no_progress,
     links: LinkIndex | None = None,
+    taste: Tuner | None = None,
 ) -> tuple[Digest, list[ItemResult], dict[str, int]]:
     """Run the agent graph on already-loaded items. No I/O besides the agents."""
     if only_category is not None:
@@ -150,6 +152,7 @@ async def run_pipeline(
         notes=notes,
         only_category=only_category,
         links=links,
+        taste=taste,
     )
     app = build_graph().compile()
     config: RunnableConfig = {"max_concurrency": settings.app.llm.max_concurrency, "recursion_limit": 10_000}
@@ -325,6 +328,7 @@ def run_digest(
                 only_category=only_category,
                 on_progress=on_progress,
                 links=window_links(settings, store.engine, window, items),
+                taste=run_tuner(store.engine, settings.app.feedback),
             )
         )
         trends_note = ""

@@ -102,6 +102,8 @@ def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
         f"in the digest {stats['posted_entries']} · {stats['seconds']} s",
         highlight=False,
     )
+    if outcome.digest.ranking is not None:
+        out.print(outcome.digest.ranking.line(), highlight=False)
     print_left_out(outcome, out)
     print_incidents(outcome, out)
     for flagged in stats["flagged"][:10]:

@@ -9,6 +9,7 @@ from digestbot.agents.base import Agents
 from digestbot.domain import SourceCount
 from digestbot.links import LinkIndex
 from digestbot.settings import Category, Settings
+from digestbot.taste import Tuner
 
 ProgressFn = Callable[[str, int], None]  # (stage, how many finished just now)
 
@@ -30,3 +31,4 @@ class RunContext:
         None  # `--category ID` / `/digest rag`: classify everything, keep one category
     )
     links: LinkIndex | None = None  # article <-> paper links from the store (links.py); None = none
+    taste: Tuner | None = None  # the learned ranking (taste.py); None = the judge's ranking, untouched

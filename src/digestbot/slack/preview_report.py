@@ -94,8 +94,15 @@ def appendix_html(digest: Digest) -> str:
     left_table = (
         f"<table>{head}\n{left_rows}</table>" if left_rows else "<p>掲載されなかった項目はありません。</p>"
     )
+    ranking = digest.ranking
+    tuned = (
+        f"<p>並び順はチームの投票 {ranking.votes}件（{ranking.items}項目）で学習した好みを加味しています"
+        f"（重み {ranking.weight:g}、順位が変わった項目 {ranking.moved}件）。</p>\n"
+        if ranking is not None
+        else ""
+    )
     return f"""<section class="appendix">
-{watch_html(digest)}<h2>分類の理由（プレビューのみ）</h2>
+{tuned}{watch_html(digest)}<h2>分類の理由（プレビューのみ）</h2>
 <table><tr><th>タイトル</th><th>カテゴリ</th><th>分類の理由</th></tr>
 {reasons}</table>
 <h2>掲載されなかった項目 {len(digest.left_out)}件（プレビューのみ）</h2>

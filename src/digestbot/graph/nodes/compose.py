@@ -27,6 +27,7 @@ from digestbot.graph.context import RunContext
 from digestbot.graph.state import ItemResult, RunState
 from digestbot.links import apply_links
 from digestbot.settings import Category
+from digestbot.taste import retuned
 from digestbot.watch_pipeline import split_watched, watch_section
 
 
@@ -210,9 +211,10 @@ def compose_digest(
 ) -> Digest:
     """`watched` (item id -> what it matched) go to the 注目 section first, outside the caps."""
     by_id = {item.id: item for item in items}
-    every_kept = [
+    judged = [
         _entry(r, by_id[r["item_id"]]) for r in results if r.get("status") == "kept" and r["item_id"] in by_id
     ]
+    every_kept, ranking = retuned(judged, ctx.taste)  # the learned ranking, when there is one
     pinned, kept = split_watched(every_kept, watched or {})
     sections, shown, explained = linked_sections(kept, results, ctx)
     watch, over_watch_cap = watch_section(pinned, ctx.settings.app.watch.max_items)
@@ -230,6 +232,7 @@ def compose_digest(
         notes=ctx.notes + failure_note(results),
         left_out=(*left_out(items, everything, shown, sections, ctx), *over_watch_cap),
         explained=explained,
+        ranking=ranking,
     )
 
 
