@@ -15,8 +15,18 @@ def register(app: typer.Typer) -> None:
     @app.command("feedback")
     def feedback(
         days: Annotated[int, typer.Option("--days", min=1, help="Votes changed in the last N days.")] = 90,
+        evaluate: Annotated[
+            bool, typer.Option("--eval", help="Evaluate the learned ranking on a time split of all votes.")
+        ] = False,
+        train: Annotated[
+            int | None,
+            typer.Option("--train", min=1, help="--eval: train on the N oldest voted items (default 70 %)."),
+        ] = None,
     ) -> None:
         """Summarize the team's votes, and show the examples the judge currently gets as guidance."""
+        if evaluate:
+            evaluate_ranking(train)
+            return
         from rich.table import Table
 
         from digestbot.feedback import load_guidance, summarize
@@ -46,3 +56,29 @@ def register(app: typer.Typer) -> None:
             console.print(table)
         for label, examples in (("liked", guidance.liked), ("disliked", guidance.disliked)):
             console.print(f"judge guidance, {label}: " + ("; ".join(e.title for e in examples) or "none"))
+
+
+def evaluate_ranking(train: int | None) -> None:
+    """`feedback --eval`: learned vs untuned ranking on the votes, older ones to train, newer to test."""
+    from digestbot.agents.embedding import EmbeddingCache, shared_embedder
+    from digestbot.store.cache import ResultCache
+    from digestbot.store.feedback import votes
+    from digestbot.store.schema import StoreError, open_engine
+    from digestbot.store.taste import items_by_id, posted_judge_ranks
+    from digestbot.taste import embedder_for, labels
+    from digestbot.taste_eval import evaluate, report_lines
+
+    settings = settings_or_exit()
+    try:
+        engine = open_engine(settings.store_url)
+        examples = labels(votes(engine))
+        stored = items_by_id(engine, [e.item_id for e in examples])
+        ranks = posted_judge_ranks(engine)
+        embed = embedder_for(EmbeddingCache(shared_embedder(), ResultCache(engine)))
+        result = evaluate(examples, stored, ranks, embed, train=train)
+    except StoreError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    console = make_console()
+    for line in report_lines(result, min_votes=settings.app.feedback.ranking_min_votes):
+        console.print(line, highlight=False, soft_wrap=True)
