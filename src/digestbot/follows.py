@@ -8,12 +8,11 @@ Pure functions and frozen values (the store is `store/follows.py`, the Slack sid
 * Keywords are normalized: NFKC (full-width `ＲＡＧ` and half-width `ｶﾀｶﾅ` become `RAG`, `カタカナ`),
   case-folded, spaces collapsed; 2 to `max_keyword_chars` characters.
 * A keyword matches an item's title, tags or blurb (what the digest shows, so every 👀 can be
-  explained by the reader) after the same normalization. *Bounded*: an edge of the keyword that is
-  a Latin letter or digit must not touch another Latin letter or digit (`rag` does not match
-  `storage`; a plural `s`/`es` is allowed: `agent` matches `agents`), and the words of a keyword
-  match across spaces, `-` and `_` (`multi agent` matches `multi-agent`). Japanese has no spaces
-  between words, so an edge in kana or kanji is not bounded (`蒸留` matches `知識蒸留`); that is why
-  a keyword has at least 2 characters.
+  explained by the reader) with the watchlist's matcher (`watch.Phrase`: folded case, width and
+  accents; bounded Latin and katakana edges; words across spaces, `-` and `_`), plus a plural
+  `s`/`es` (`agent` matches `agents`; `rag` never matches `storage`). Japanese has no spaces between
+  words, so a kanji or hiragana edge is not bounded (`蒸留` matches `知識蒸留`); that is why a keyword
+  has at least 2 characters.
 * A category follow matches an item shown under that category or classified into it as secondary.
 """
 
@@ -27,6 +26,7 @@ from typing import Literal
 
 from digestbot.config_schema import Category, FollowConfig
 from digestbot.domain import Digest, DigestEntry
+from digestbot.watch import Phrase, fold
 
 MIN_KEYWORD_CHARS = 2
 MAX_WORDS = 30  # words read from one command (the follow limit bounds what is stored)
@@ -141,26 +141,15 @@ def parse_request(text: str, categories: Sequence[Category], config: FollowConfi
     return Request(tuple(dict.fromkeys(topics)), dm, everything, tuple(problems))
 
 
-def _latin(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
-
-
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The bounded pattern of a normalized keyword (see the module docstring)."""
-    parts = [re.escape(part) for part in re.split(r"[\s_\-]+", keyword) if part]
-    body = r"[\s_\-]+".join(parts)
-    left = r"(?<![a-z0-9])" if _latin(keyword[0]) else ""
-    if keyword[-1].isascii() and keyword[-1].isalpha():
-        right = r"(?:e?s)?(?![a-z0-9])"
-    else:
-        right = r"(?![a-z0-9])" if _latin(keyword[-1]) else ""
-    return re.compile(left + body + right)
+def keyword_matches(keyword: str, text: str) -> bool:
+    """Whether `keyword` occurs in `text` (folded by `entry_text`), bounded as the module doc says."""
+    return Phrase.of(keyword, plural=True).found_in(text)
 
 
 def entry_text(entry: DigestEntry) -> str:
-    """What a keyword is matched against: the title, the tags and the blurb, normalized."""
+    """What a keyword is matched against: the title, the tags and the blurb, folded like the watchlist."""
     item = entry.item
-    return normalize(" ".join([item.title, *item.tags, entry.blurb]))
+    return fold(" ".join([item.title, *item.tags, entry.blurb]))
 
 
 def matched_topics(
@@ -172,11 +161,7 @@ def matched_topics(
     return tuple(
         topic
         for topic in topics
-        if (
-            topic.value in categories
-            if topic.kind == "category"
-            else keyword_pattern(topic.value).search(shown)
-        )
+        if (topic.value in categories if topic.kind == "category" else keyword_matches(topic.value, shown))
     )
 
 

@@ -41,7 +41,7 @@ _LETTERS = str.maketrans(
     {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h"}
 )
 _NAME_PUNCT = re.compile(r"[\s.,'’‘`\-‐‑–・･·]+")
-_SEPARATOR = re.compile(r"[\s\-‐‑]+")
+_SEPARATOR = re.compile(r"[\s_\-‐‑]+")
 _PROFILE_PATHS = {SourceName.QIITA: "items", SourceName.ZENN: "articles"}
 
 
@@ -83,9 +83,12 @@ class Phrase:
     pattern: re.Pattern[str]
 
     @classmethod
-    def of(cls, term: str) -> Phrase:
+    def of(cls, term: str, *, plural: bool = False) -> Phrase:
+        """`plural`: a Latin last word also matches with `s`/`es` (`agent` in `agents`)."""
         words = [w for w in _SEPARATOR.split(fold(term).strip()) if w]
-        body = r"[\s\-‐‑]*".join(re.escape(w) for w in words)
+        body = r"[\s_\-‐‑]*".join(re.escape(w) for w in words)
+        if plural and body and words[-1][-1].isascii() and words[-1][-1].isalpha():
+            body += r"(?:e?s)?"
         return cls(term.strip(), re.compile(body or r"(?!)"))  # nothing but hyphens: matches nothing
 
     def found_in(self, text: str) -> bool:
