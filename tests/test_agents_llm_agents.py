@@ -497,3 +497,25 @@ def test_every_field_of_an_item_is_bounded_before_a_prompt() -> None:
     )
     expected = (FIELD_CHARS["id"], FIELD_CHARS["title"], 1500, MAX_TAGS, FIELD_CHARS["tag"])
     assert (expected, True) == (sizes, view["title"].endswith("…"))
+
+
+async def test_category_corrections_are_few_shot_examples_and_win_for_the_corrected_item() -> None:
+    """Corrections show up in the classifier prompt (neutralised), change the fingerprint, and the
+    corrected item itself keeps the team's category."""
+    from digestbot.corrections import ClassifierExample, CorrectionExamples
+
+    example = ClassifierExample("arxiv:2611.00000", "A <b>tricky</b> title", "", "other", "rag")
+    chat = ScriptedChat(replies={"ClassificationBatch": [classify_all()]})
+    plain = agents_with(ScriptedChat())
+    agents = LlmAgents(
+        make_settings(),
+        agents_dir=ROOT / "agents",
+        chat_model=chat,
+        sleep=Sleeps(),
+        corrections=CorrectionExamples((example,)),
+    )
+    results = await agents.classify([make_item(0)], CATEGORIES)
+    system = chat.received[0][0].text
+    assert '<example wrong="other" right="rag"><title>A ＜b＞tricky＜/b＞ title</title>' in system
+    assert plain.fingerprint("classifier") != agents.fingerprint("classifier")
+    assert isinstance(results[0], Classification)

@@ -55,6 +55,7 @@ SAMPLE_VARIABLES = {
     "counts": [{"name": "RAG", "count": 6, "baseline": 3.0, "change": "↑3"}],
     "terms": [{"term": "GraphRAG", "count": 3, "baseline": 0.0}],
     "entries": [{"n": 1, "category": "RAG", "source": "arxiv", "title": "GraphRAG", "blurb": "要約。"}],
+    "corrections": [{"title": "GraphRAG入門", "text": "", "wrong": "other", "right": "rag"}],
 }
 
 VALID = """---

@@ -30,7 +30,7 @@ from digestbot.settings import (
 
 # What the code passes to each agent's template (agents/llm_agents.py, trends_insight.py).
 PROVIDED: dict[str, tuple[str, ...]] = {
-    "classifier": ("categories", "items"),
+    "classifier": ("categories", "items", "corrections"),
     "summarizer": ("items", "max_chars"),
     "judge": ("items", "interests", "liked", "disliked"),
     "trends": ("weeks", "counts", "terms", "entries", "max_chars", "feedback", "previous"),
@@ -210,13 +210,16 @@ def sample_variables(categories: tuple[Category, ...] | list[Category] = ()) -> 
         "terms": [{"term": "RAG", "count": 3, "baseline": 1.0}],
         "entries": [entry],
     }
-    empty = {**base, "feedback": "", "previous": "", "liked": [], "disliked": []}
+    empty = {**base, "feedback": "", "previous": "", "liked": [], "disliked": [], "corrections": []}
     full = {
         **base,
         "feedback": "数値を原文どおりに。",
         "previous": "前回の紹介文。",
         "liked": [example],
         "disliked": [example],
+        "corrections": [
+            {"title": item["title"], "text": "", "wrong": cats[0]["id"], "right": cats[-1]["id"]}
+        ],
     }
     for variant in (empty, full):  # the batched summarizer and judge read these per item
         notes = {key: variant[key] for key in ("blurb", "category", "feedback", "previous")}

@@ -308,6 +308,17 @@ class WatchConfig(_Model):
         return tuple(dict.fromkeys(normalized))
 
 
+class CorrectionsConfig(_Model):
+    """Fixing the digest in Slack: the overflow menu 「要約を直す」/「カテゴリを直す」 under each item."""
+
+    enabled: bool = True  # the overflow menu (needs Interactivity; `digestbot serve` handles it)
+    allowed_users: tuple[str, ...] = ()  # Slack user ids allowed besides the digest channel's members
+    members_cache_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0  # conversations.members cache
+    note_max_chars: Annotated[int, Field(ge=20, le=1000)] = 300  # the 「要約を直す」 note
+    examples: Annotated[int, Field(ge=0, le=30)] = 8  # category corrections shown to the classifier
+    examples_days: Positive = 365  # only corrections of the last N days are few-shot examples
+
+
 class GeneralConfig(_Model):
     timezone: str = "Asia/Tokyo"
     data_dir: str = "data"  # relative to the working directory
@@ -331,6 +342,7 @@ class AppConfig(_Model):
 
     links: LinksConfig = LinksConfig()
     watch: WatchConfig = WatchConfig()
+    corrections: CorrectionsConfig = CorrectionsConfig()
 
 
 # --- categories ------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from digestbot.agents.llm_views import (
     bounded,
     category_view,
     clean_blurb,
+    correction_view,
     count_sentences,
     example_view,
     item_view,
@@ -49,6 +50,7 @@ from digestbot.agents.llm_views import (
     untrusted,
 )
 from digestbot.agents.spec import AgentSpec, load_agent, load_agents
+from digestbot.corrections import CorrectionExamples, apply_corrections
 from digestbot.domain import Item
 from digestbot.feedback import JudgeGuidance
 from digestbot.graph.state import (
@@ -100,9 +102,11 @@ class LlmAgents:
         chat_model: BaseChatModel | None = None,
         sleep: Sleep = asyncio.sleep,
         guidance: JudgeGuidance | None = None,
+        corrections: CorrectionExamples | None = None,
     ) -> None:
         self.settings = settings
         self.guidance = guidance or JudgeGuidance()
+        self.corrections = corrections or CorrectionExamples()
         llm = settings.app.llm
         self.specs: dict[str, AgentSpec] = load_agents(agents_dir or settings.agents_dir)
         if (trends := (agents_dir or settings.agents_dir) / "trends.md").is_file():
@@ -144,6 +148,8 @@ class LlmAgents:
         }
         if agent == "judge" and self.guidance:
             parts["guidance"] = self.guidance.key()
+        if agent == "classifier" and self.corrections:
+            parts["corrections"] = self.corrections.key()
         return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def batch_size(self, agent: str) -> int:
@@ -182,17 +188,19 @@ class LlmAgents:
         chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
         classifier = self._classifier(categories)
         answered = await asyncio.gather(*(classifier.classify(chunk) for chunk in chunks))
-        return [answer for chunk in answered for answer in chunk]
+        return apply_corrections(items, [answer for chunk in answered for answer in chunk], self.corrections)
 
     def _classifier(self, categories: Sequence[Category]) -> BatchClassifier:
         model, model_name, _ = self._models["classifier"]
         views = [category_view(c) for c in categories]
+        known = {c.id for c in categories}
+        shots = [correction_view(e) for e in self.corrections.examples if e.right in known]
 
         def render(items: list[Item]) -> list[BaseMessage]:
             labelled = [
                 item_view(item, limit=CLASSIFY_TEXT_CHARS, label=str(n)) for n, item in enumerate(items, 1)
             ]
-            return self.specs["classifier"].render(categories=views, items=labelled)
+            return self.specs["classifier"].render(categories=views, items=labelled, corrections=shots)
 
         async def call(
             messages: list[BaseMessage], function: dict[str, Any], ids: Sequence[str]

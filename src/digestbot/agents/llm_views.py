@@ -16,6 +16,8 @@ from digestbot.sources.text import japanese_ratio
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
+    from digestbot.corrections import ClassifierExample
+
 CLASSIFY_TEXT_CHARS = 1500  # per item in a batch: the abstract or the start of an article
 ITEM_TEXT_CHARS = 6000  # summarizer and judge read more of an article
 FIELD_CHARS = {"id": 120, "title": 300, "tag": 60}  # every other field of an item, bounded too
@@ -57,6 +59,16 @@ def example_view(example: Example) -> dict[str, str]:
     """A reader-voted item as the judge prompt sees it (neutralised like all data)."""
     title = untrusted(bounded(example.title, FIELD_CHARS["title"]))
     return {"title": title, "category": example.category, "source": example.source}
+
+
+def correction_view(example: ClassifierExample) -> dict[str, str]:
+    """A team-corrected item as the classifier prompt sees it (neutralised like all data)."""
+    return {
+        "title": untrusted(bounded(example.title, FIELD_CHARS["title"])),
+        "text": untrusted(bounded(example.text, FIELD_CHARS["title"])),
+        "wrong": example.wrong,
+        "right": example.right,
+    }
 
 
 def count_sentences(text: str) -> int:

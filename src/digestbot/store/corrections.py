@@ -1,0 +1,138 @@
+"""Corrections made in Slack: re-written blurbs (old, new, the reader's note) and category fixes.
+
+Users are stored only as hashes (like votes, see `feedback.hash_user`). Every attempt is a row, so
+the history stays; readers of the category corrections use the latest one per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Column, Engine, Index, Integer, String, Table, Text, func, insert, select
+
+from digestbot.store.schema import UtcDateTime, metadata, write_transaction
+
+blurb_corrections = Table(
+    "blurb_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(200), nullable=False),
+    Column("user_hash", String(64), nullable=False),  # HMAC-SHA256 of team:user, never the Slack id
+    Column("channel_id", String(40), nullable=False),
+    Column("message_ts", String(40), nullable=False),
+    Column("note", Text, nullable=False),  # the reader's note, cleaned and bounded
+    Column("old_blurb", Text, nullable=False),
+    Column("new_blurb", Text, nullable=False),  # "" when nothing was written
+    Column("status", String(16), nullable=False),  # applied | rejected | unchanged | failed
+    Column("reason", Text, nullable=False),  # why it was not applied ("" when applied)
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_blurb_corrections_item", "item_id"),
+)
+
+category_corrections = Table(
+    "category_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(200), nullable=False),
+    Column("title", Text, nullable=False),  # kept so the few-shot example outlives the item row
+    Column("old_category", String(100), nullable=False),
+    Column("new_category", String(100), nullable=False),
+    Column("user_hash", String(64), nullable=False),
+    Column("channel_id", String(40), nullable=False),
+    Column("message_ts", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_category_corrections_item", "item_id"),
+    Index("ix_category_corrections_created", "created_at"),
+)
+
+
+@dataclass(frozen=True)
+class BlurbCorrection:
+    item_id: str
+    user_hash: str
+    channel_id: str
+    message_ts: str
+    note: str
+    old_blurb: str
+    new_blurb: str
+    status: str
+    reason: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CategoryCorrection:
+    item_id: str
+    title: str
+    old_category: str
+    new_category: str
+    user_hash: str
+    channel_id: str = ""
+    message_ts: str = ""
+    created_at: datetime | None = None
+
+
+def add_blurb_correction(engine: Engine, row: BlurbCorrection, now: datetime) -> None:
+    values = {**row.__dict__, "created_at": now}
+    with write_transaction(engine) as conn:
+        conn.execute(insert(blurb_corrections).values(**values))
+
+
+def blurb_history(engine: Engine, item_id: str | None = None) -> list[BlurbCorrection]:
+    """Blurb corrections (of one item, or all), oldest first."""
+    query = select(blurb_corrections).order_by(blurb_corrections.c.id)
+    if item_id is not None:
+        query = query.where(blurb_corrections.c.item_id == item_id)
+    with engine.connect() as conn:
+        return [
+            BlurbCorrection(
+                item_id=r.item_id,
+                user_hash=r.user_hash,
+                channel_id=r.channel_id,
+                message_ts=r.message_ts,
+                note=r.note,
+                old_blurb=r.old_blurb,
+                new_blurb=r.new_blurb,
+                status=r.status,
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in conn.execute(query)
+        ]
+
+
+def add_category_correction(engine: Engine, row: CategoryCorrection, now: datetime) -> None:
+    values = {**row.__dict__, "created_at": now}
+    with write_transaction(engine) as conn:
+        conn.execute(insert(category_corrections).values(**values))
+
+
+def latest_category_corrections(
+    engine: Engine, *, since: datetime | None = None, limit: int | None = None
+) -> list[CategoryCorrection]:
+    """The latest category correction of each item (optionally made since `since`), newest first."""
+    latest = select(func.max(category_corrections.c.id)).group_by(category_corrections.c.item_id)
+    query = (
+        select(category_corrections)
+        .where(category_corrections.c.id.in_(latest))
+        .order_by(category_corrections.c.id.desc())
+    )
+    if since is not None:
+        query = query.where(category_corrections.c.created_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [
+            CategoryCorrection(
+                item_id=r.item_id,
+                title=r.title,
+                old_category=r.old_category,
+                new_category=r.new_category,
+                user_hash=r.user_hash,
+                channel_id=r.channel_id,
+                message_ts=r.message_ts,
+                created_at=r.created_at,
+            )
+            for r in conn.execute(query)
+        ]
