@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from digestbot.agents.base import AgentError, Agents
 from digestbot.domain import Item
 from digestbot.graph.state import Classification
 from digestbot.settings import Category, Settings
-from digestbot.store.corrections import latest_category_corrections
-from digestbot.store.schema import items
+from digestbot.store.corrections import CategoryCorrection, latest_category_corrections
+from digestbot.store.taste import items_by_id
 
 EXAMPLE_TITLE_CHARS = 200
 EXAMPLE_TEXT_CHARS = 160  # the start of the abstract or article: enough to recognise the topic
@@ -108,28 +108,27 @@ class CorrectionExamples:
     """The classifier's few-shot examples (`corrections` in agents/classifier.md), newest first."""
 
     examples: tuple[ClassifierExample, ...] = ()
+    # (item id, the team's category) of every corrected item of the window, also those beyond the
+    # `examples` shown to the classifier: each keeps the team's category when it shows up again.
+    kept: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.examples)
+        return bool(self.examples or self.kept)
 
     def key(self) -> str:
         """Part of the classifier's fingerprint: new corrections re-classify instead of using the cache."""
-        text = repr(self.examples)
+        text = repr((self.examples, self.kept))
         return hashlib.sha256(text.encode()).hexdigest()[:16] if self else ""
+
+    def categories(self) -> dict[str, str]:
+        """Item id -> the team's category (the latest correction of each corrected item)."""
+        return {**dict(self.kept), **{e.item_id: e.right for e in self.examples}}
 
     def by_category(self) -> dict[str, list[ClassifierExample]]:
         grouped: dict[str, list[ClassifierExample]] = {}
         for example in self.examples:
             grouped.setdefault(example.right, []).append(example)
         return grouped
-
-
-def _texts(engine: Engine, item_ids: Sequence[str]) -> dict[str, str]:
-    if not item_ids:
-        return {}
-    with engine.connect() as conn:
-        query = select(items.c.id, items.c.text).where(items.c.id.in_(list(item_ids)))
-        return {row.id: row.text or "" for row in conn.execute(query)}
 
 
 def _short(text: str, limit: int) -> str:
@@ -141,31 +140,38 @@ def load_examples(
     engine: Engine, categories: Sequence[Category], *, now: datetime, days: int, limit: int
 ) -> CorrectionExamples:
     """The latest correction of up to `limit` items from the last `days` days, to a category that
-    still exists (a category removed from the config makes its examples disappear, not mislead)."""
-    if limit <= 0:
-        return CorrectionExamples()
+    still exists (a category removed from the config makes its examples disappear, not mislead);
+    `kept` holds every corrected item of those days, shown or not."""
     known = {c.id for c in categories}
     found = [
         c
         for c in latest_category_corrections(engine, since=now - timedelta(days=days))
         if c.new_category in known and c.new_category != c.old_category
-    ][:limit]
-    texts = _texts(engine, [c.item_id for c in found])
+    ]
+    shown = found[: max(limit, 0)]
     return CorrectionExamples(
-        tuple(
-            ClassifierExample(
-                item_id=c.item_id,
-                title=_short(c.title, EXAMPLE_TITLE_CHARS),
-                text=_short(texts.get(c.item_id, ""), EXAMPLE_TEXT_CHARS),
-                wrong=c.old_category,
-                right=c.new_category,
-            )
-            for c in found
+        as_examples(engine, shown), kept=tuple((c.item_id, c.new_category) for c in found)
+    )
+
+
+def as_examples(engine: Engine, corrections: Sequence[CategoryCorrection]) -> tuple[ClassifierExample, ...]:
+    """Few-shot examples of corrections: the title kept with the correction, the item's text if stored."""
+    stored = items_by_id(engine, [c.item_id for c in corrections])
+    texts = {item_id: item.text for item_id, item in stored.items()}
+    return tuple(
+        ClassifierExample(
+            item_id=c.item_id,
+            title=_short(c.title, EXAMPLE_TITLE_CHARS),
+            text=_short(texts.get(c.item_id, ""), EXAMPLE_TEXT_CHARS),
+            wrong=c.old_category,
+            right=c.new_category,
         )
+        for c in corrections
     )
 
 
 def examples_for(settings: Settings, engine: Engine, now: datetime) -> CorrectionExamples:
+    """What every run gives the classifier: `[corrections] examples` from the last `examples_days`."""
     config = settings.app.corrections
     return load_examples(
         engine, settings.categories, now=now, days=config.examples_days, limit=config.examples
@@ -178,7 +184,7 @@ def apply_corrections(
     corrections: CorrectionExamples,
 ) -> list[Classification | AgentError]:
     """A corrected item keeps the team's category in later runs, whatever the classifier said."""
-    right = {e.item_id: e.right for e in corrections.examples}
+    right = corrections.categories()
     out: list[Classification | AgentError] = []
     for item, result in zip(batch, results, strict=True):
         chosen = right.get(item.id)

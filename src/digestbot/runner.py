@@ -285,7 +285,7 @@ def run_digest(
     `save_as_latest=False` (on-demand `/digest` runs) keeps `latest.json`, the digest that
     `digestbot post --last` and `preview` use, pointing at the scheduled digest.
     """
-    from digestbot.agents.factory import build_agents
+    from digestbot.agents.factory import agents_for_run
     from digestbot.digest_json import save_latest
     from digestbot.ingest import fetch_window
     from digestbot.store import ItemStore, ResultCache
@@ -306,16 +306,7 @@ def run_digest(
         items = select_items(settings, store, window, source_names)
         if on_items is not None:
             on_items(len(items))
-        guidance = None
-        if settings.app.feedback.guidance and agents is None:
-            from digestbot.feedback import load_guidance
-
-            feedback = settings.app.feedback
-            now = datetime.now(UTC)
-            guidance = load_guidance(
-                store.engine, now=now, days=feedback.guidance_days, examples=feedback.guidance_examples
-            )
-        base_agents = agents or build_agents(settings, guidance=guidance, cache=ResultCache(store.engine))
+        base_agents = agents or agents_for_run(settings, store.engine)  # + the team's votes, corrections
         cached = CachedAgents(base_agents, ResultCache(store.engine), context=prompt_context_hash(settings))
         digest, results, dropped = asyncio.run(
             run_pipeline(

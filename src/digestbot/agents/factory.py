@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from digestbot.agents.base import Agents
@@ -11,6 +12,7 @@ from digestbot.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from sqlalchemy import Engine
 
     from digestbot.corrections import CorrectionExamples
     from digestbot.feedback import JudgeGuidance
@@ -38,3 +40,27 @@ def build_agents(
     from digestbot.agents.llm_agents import LlmAgents
 
     return LlmAgents(settings, chat_model=chat_model, guidance=guidance, corrections=corrections)
+
+
+def agents_for_run(settings: Settings, engine: Engine, *, now: datetime | None = None) -> Agents:
+    """The agents of every run (scheduled, `/digest`, `digestbot run`), with what the team taught them,
+    read from the store here and nowhere else: its votes as the judge's guidance (if
+    `[feedback] guidance`), its category corrections as the classifier's few-shot examples."""
+    from digestbot.corrections import examples_for
+    from digestbot.store.cache import ResultCache
+
+    now = now or datetime.now(UTC)
+    guidance = None
+    if settings.app.feedback.guidance:
+        from digestbot.feedback import load_guidance
+
+        feedback = settings.app.feedback
+        guidance = load_guidance(
+            engine, now=now, days=feedback.guidance_days, examples=feedback.guidance_examples
+        )
+    return build_agents(
+        settings,
+        guidance=guidance,
+        cache=ResultCache(engine),
+        corrections=examples_for(settings, engine, now),
+    )
