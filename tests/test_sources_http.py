@@ -207,12 +207,53 @@ def test_unconditional_get_sends_no_validators(
 def test_parse_feed_uses_an_injected_cache_with_last_modified(
     server: FeedServer, make_fetcher: Callable[..., HttpFetcher]
 ) -> None:
-    """A cache holding only Last-Modified sends If-Modified-Since; the 304 gives None."""
+    """A cache holding Last-Modified and its body sends If-Modified-Since; the 304 parses the kept body."""
+    body = render_qiita_tag_feed("LLM", synthetic_qiita_items(2, seed=9, end=NOW, tags=("LLM",)))
+    cache = MemoryValidatorCache()
+    cache.put(server.base_url + FEED, None, server.last_modified, (body, {"content-type": ATOM}))
+    parsed = make_fetcher(cache=cache).parse_feed(server.base_url + FEED)
+    expected = (2, True, server.last_modified, 304)
+    assert expected == (
+        len(parsed.entries) if parsed else None,
+        parsed.not_modified if parsed else None,
+        server.requests[0].headers.get("if-modified-since"),
+        _status(make_fetcher, server, {"If-Modified-Since": server.last_modified}),
+    )
+
+
+def test_validators_without_their_body_are_not_sent(
+    server: FeedServer, make_fetcher: Callable[..., HttpFetcher]
+) -> None:
+    """Validators with no kept body (a store from before bodies were kept) are not sent: a 304 could not
+    be parsed, so the whole feed comes back."""
     cache = MemoryValidatorCache()
     cache.put(server.base_url + FEED, None, server.last_modified)
     parsed = make_fetcher(cache=cache).parse_feed(server.base_url + FEED)
-    expected = (None, server.last_modified)
-    assert expected == (parsed, server.requests[0].headers.get("if-modified-since"))
+    expected = (5, False, None)
+    assert expected == (
+        len(parsed.entries) if parsed else None,
+        parsed.not_modified if parsed else None,
+        server.requests[0].headers.get("if-modified-since"),
+    )
+
+
+def test_not_modified_feed_gives_the_same_entries(
+    server: FeedServer, make_fetcher: Callable[..., HttpFetcher]
+) -> None:
+    """The second conditional parse gets a 304 on the wire and the same entries as the first, from the
+    kept body: a caller with another window still sees every entry."""
+    fetcher = make_fetcher()
+    first = fetcher.parse_feed(server.base_url + FEED)
+    second = fetcher.parse_feed(server.base_url + FEED)
+    links = [[e.get("link") for e in p.entries] if p else [] for p in (first, second)]
+    expected = (links[0], True, bool(server.requests[1].headers.get("if-none-match")))
+    assert expected == (links[1], second.not_modified if second else None, True)
+    assert len(links[0]) == 5
+
+
+def _status(make_fetcher: Callable[..., HttpFetcher], server: FeedServer, headers: dict[str, str]) -> int:
+    response = make_fetcher().get(server.base_url + FEED, headers=headers)
+    return 304 if isinstance(response, NotModified) else response.status_code
 
 
 def test_parse_feed_remembers_validators_in_the_cache(

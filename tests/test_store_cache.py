@@ -106,3 +106,23 @@ def test_validator_cache_forgets_url_without_validators(store_url):
 
     assert validators.get("http://127.0.0.1:1/feed") is None
     validators.close()
+
+
+def test_validator_cache_keeps_the_body_with_its_validators(store_url):
+    """The body put with validators comes back with its headers; new validators without one drop it,
+    and forgetting the URL forgets the body too."""
+    validators = HttpValidatorCache(store_url)
+    feed = "http://127.0.0.1:1/feed"
+    body = ("<rss>\u65e5\u672c</rss>".encode(), {"content-type": "application/xml; charset=utf-8"})
+
+    validators.put(feed, '"v1"', None, body)
+    kept = validators.body(feed)
+    validators.put(feed, '"v2"', None)
+    dropped = validators.body(feed)
+    validators.put(feed, '"v3"', None, body)
+    validators.put(feed, None, None)
+    forgotten = (validators.get(feed), validators.body(feed))
+    validators.close()
+
+    expected = (body, None, (None, None))
+    assert expected == (kept, dropped, forgotten)

@@ -4,6 +4,9 @@ Retries happen here and nowhere else: connection errors, timeouts, 429 and 5xx a
 exponential backoff, honouring `Retry-After` up to `HttpConfig.max_retry_after_seconds` (a longer wait
 fails at once rather than hanging the run). Error messages name the host and path, never a header
 value, so a token cannot leak through them.
+
+A 304 means "your copy is current", so a feed's body is kept with its validators and parsed again on
+a 304: every caller filters it for its own window (a 304 read as "nothing new" hid a backfill's entries).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from digestbot.sources.encoding import replaced_warning, utf8_feed_body
 logger = logging.getLogger(__name__)
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_PARSE_HEADERS = ("content-type", "content-location", "content-language")  # what feedparser reads
 _DETAIL_MAX = 200
 
 
@@ -56,14 +60,21 @@ class ParsedFeed:
     entries: list[Any]  # feedparser's entry dicts
     content: bytes  # the raw body, for sources that must read an element feedparser rewrites
     warning: str | None = None
+    not_modified: bool = False  # the server answered 304: parsed from the body kept with the validators
+
+
+KeptBody = tuple[bytes, Mapping[str, str]]  # a response's content and the headers its parse reads
 
 
 class ValidatorCache(Protocol):
-    """Where ETag / Last-Modified validators are remembered between requests (or runs)."""
+    """Where ETag / Last-Modified validators are remembered between requests (or runs), with the body
+    they validate (`put` replaces both at once; validators put without a body drop the old one)."""
 
     def get(self, url: str) -> tuple[str | None, str | None] | None: ...
 
-    def put(self, url: str, etag: str | None, modified: str | None) -> None: ...
+    def body(self, url: str) -> KeptBody | None: ...
+
+    def put(self, url: str, etag: str | None, modified: str | None, body: KeptBody | None = None) -> None: ...
 
 
 class MemoryValidatorCache:
@@ -71,12 +82,19 @@ class MemoryValidatorCache:
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[str | None, str | None]] = {}
+        self._bodies: dict[str, KeptBody] = {}
 
     def get(self, url: str) -> tuple[str | None, str | None] | None:
         return self._data.get(url)
 
-    def put(self, url: str, etag: str | None, modified: str | None) -> None:
+    def body(self, url: str) -> KeptBody | None:
+        return self._bodies.get(url)
+
+    def put(self, url: str, etag: str | None, modified: str | None, body: KeptBody | None = None) -> None:
         self._data[url] = (etag, modified)
+        self._bodies.pop(url, None)
+        if body is not None:
+            self._bodies[url] = body
 
 
 def describe_url(url: str | httpx.URL) -> str:
@@ -142,6 +160,11 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
+def _parse_headers(response: httpx.Response) -> dict[str, str]:
+    """The response headers feedparser reads, names lower-cased: kept with the body for a 304."""
+    return {name: response.headers[name] for name in _PARSE_HEADERS if name in response.headers}
+
+
 def _bozo_reason(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
     if exc is None:
@@ -204,23 +227,26 @@ class HttpFetcher:
         headers: Mapping[str, str] | None = None,
         conditional: bool = True,
     ) -> ParsedFeed | None:
-        """Fetch and parse an RSS/Atom feed; None when not modified.
+        """Fetch and parse an RSS/Atom feed; on a 304, parse the body kept with the validators.
 
-        Malformed XML is only a warning while entries come through (feedparser's loose parser);
-        a body with no entries that is not a clean feed raises `HttpError` "…: not a feed (…)".
+        Validators are sent only when their body is kept (so None, "not modified and nothing to
+        parse", comes only from a server answering 304 to a plain GET). Malformed XML is only a
+        warning while entries come through (feedparser's loose parser); a body with no entries that
+        is not a clean feed raises `HttpError` "…: not a feed (…)".
         """
         key = self._key(url, params)
-        response = self._send(url, params, self._headers(key, headers, conditional))
-        if response.status_code == 304:
+        kept = self._cache.body(key) if conditional else None
+        response = self._send(url, params, self._headers(key, headers, kept is not None))
+        not_modified = response.status_code == 304
+        if not_modified and kept is None:
             return None
+        content, received = kept if not_modified and kept else (response.content, _parse_headers(response))
         where = describe_url(response.url)
-        body = utf8_feed_body(response.content, response.headers.get("content-type", ""))
-        parsed = feedparser.parse(
-            body.content, response_headers={k.lower(): v for k, v in response.headers.items()}
-        )
+        body = utf8_feed_body(content, received.get("content-type", ""))
+        parsed = feedparser.parse(body.content, response_headers=dict(received))
         entries = list(parsed.entries)
         if not entries and (parsed.bozo or not parsed.get("version")):
-            ctype = response.headers.get("content-type", "no content-type")
+            ctype = received.get("content-type", "no content-type")
             raise HttpError(f"{where}: not a feed ({_bozo_reason(parsed)}; {ctype})", url=url)
         problems = [replaced_warning(body.replaced, entries)] if body.replaced else []
         if parsed.bozo:
@@ -228,9 +254,9 @@ class HttpFetcher:
                 f"feed is malformed but usable, kept {len(entries)} entries ({_bozo_reason(parsed)})"
             )
         warning = f"{where}: {'; '.join(problems)}" if problems else None
-        if conditional and warning is None:  # a cut-off feed's validators would hide its lost entries
-            self._remember(key, response)
-        return ParsedFeed(url, parsed.feed, entries, body.content, warning)
+        if conditional and warning is None and not not_modified:  # a cut-off feed would hide its lost entries
+            self._remember(key, response, (content, received))
+        return ParsedFeed(url, parsed.feed, entries, body.content, warning, not_modified)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -249,10 +275,10 @@ class HttpFetcher:
                 sent["If-Modified-Since"] = modified
         return sent
 
-    def _remember(self, key: str, response: httpx.Response) -> None:
+    def _remember(self, key: str, response: httpx.Response, body: KeptBody | None = None) -> None:
         etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
         if etag or modified:
-            self._cache.put(key, etag, modified)
+            self._cache.put(key, etag, modified, body)
 
     def _send(
         self, url: str, params: Mapping[str, str | int] | None, headers: dict[str, str]

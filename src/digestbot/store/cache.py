@@ -1,4 +1,5 @@
-"""Persistent caches in the store: agent results by key, and HTTP validators (ETag/Last-Modified) by URL."""
+"""Persistent caches in the store: agent results by key, HTTP validators (ETag/Last-Modified) and the body
+they validate by URL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 
 from digestbot.store.items import utc_now
-from digestbot.store.schema import http_validators, open_engine, result_cache, upsert_statement
+from digestbot.store.schema import http_bodies, http_validators, open_engine, result_cache, upsert_statement
 
 JsonValue = dict[str, Any] | list[Any] | str | int | float | bool
 
@@ -83,7 +84,8 @@ class ResultCache(_EngineOwner):
 
 
 class HttpValidatorCache(_EngineOwner):
-    """The last ETag / Last-Modified seen per URL, for conditional GETs across runs."""
+    """The last ETag / Last-Modified seen per URL, for conditional GETs across runs, and the body they
+    validate (a 304 answer means "your copy is current": the copy must be there to be used)."""
 
     def __init__(self, url: str | Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__(url, clock)
@@ -96,9 +98,26 @@ class HttpValidatorCache(_EngineOwner):
             ).first()
         return (row.etag, row.modified) if row else None
 
-    def put(self, url: str, etag: str | None, modified: str | None) -> None:
-        """Remember the validators of a response; with neither, forget the URL."""
+    def body(self, url: str) -> tuple[bytes, dict[str, str]] | None:
+        """(content, headers) of the response the validators of `url` came with, or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(http_bodies.c.content, http_bodies.c.headers).where(http_bodies.c.url == url)
+            ).first()
+        return (bytes(row.content), dict(row.headers)) if row else None
+
+    def put(
+        self,
+        url: str,
+        etag: str | None,
+        modified: str | None,
+        body: tuple[bytes, Mapping[str, str]] | None = None,
+    ) -> None:
+        """Remember the validators of a response (and its body) in one transaction; with neither
+        validator, forget the URL. Validators put without a body drop the body kept before."""
+        now = self._clock()
         with self._engine.begin() as conn:
+            conn.execute(delete(http_bodies).where(http_bodies.c.url == url))
             if etag is None and modified is None:
                 conn.execute(delete(http_validators).where(http_validators.c.url == url))
                 return
@@ -111,4 +130,8 @@ class HttpValidatorCache(_EngineOwner):
                     "stored_at": stmt.excluded.stored_at,
                 },
             )
-            conn.execute(stmt, {"url": url, "etag": etag, "modified": modified, "stored_at": self._clock()})
+            conn.execute(stmt, {"url": url, "etag": etag, "modified": modified, "stored_at": now})
+            if body is not None:
+                content, headers = body
+                row = {"url": url, "content": content, "headers": dict(headers), "stored_at": now}
+                conn.execute(http_bodies.insert().values(row))

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -160,6 +161,16 @@ http_validators = Table(
     Column("url", Text, primary_key=True),
     Column("etag", Text),
     Column("modified", Text),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+
+# The body those validators belong to: a 304 means "use your copy", so the copy is kept with them.
+http_bodies = Table(
+    "http_bodies",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("headers", Json, nullable=False),  # the response headers the parser reads (content-type…)
     Column("stored_at", UtcDateTime, nullable=False),
 )
 
