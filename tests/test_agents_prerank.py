@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from digestbot.agents.embedding import EmbeddingCache, Kind, Vectors
-from digestbot.agents.offline_classify import CategoryScore
-from digestbot.agents.offline_semantic import Evidence
-from digestbot.agents.prerank import prerank, quotas, select
+from digestbot.agents.offline_classify import CategoryScore, category_model
+from digestbot.agents.offline_semantic import Evidence, SemanticClassifier, SemanticParams
+from digestbot.agents.prerank import DEFAULT_CHUNK, Scorer, is_strong, level, prerank, quotas, select
 from digestbot.domain import Item, SourceName
 from digestbot.settings import Category, PrerankConfig
 
@@ -96,3 +99,100 @@ def test_nothing_is_embedded_when_the_candidates_fit_the_quotas() -> None:
     assert (items, [], False) == (result.kept, result.dropped, result.embedded)
     with pytest.raises(AssertionError, match="nothing should be embedded"):
         prerank(items, CATS, "other", PrerankConfig(margin=1.0), embeddings=EmbeddingCache(Refusing()))
+
+
+class Counting:
+    """A deterministic fake embedder (8 dimensions, cosines spread around the thresholds) that records
+    how many texts each call asked for."""
+
+    model_id = "counting-fake"
+
+    def __init__(self) -> None:
+        self.embedded = 0
+        self.calls: list[tuple[Kind, int]] = []
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        self.calls.append((kind, len(texts)))
+        self.embedded += len(texts)
+        rows = []
+        for text in texts:
+            digest = hashlib.sha256(f"{kind}:{text}".encode()).digest()
+            row = np.array([b / 255 for b in digest[:8]], dtype=np.float32)
+            rows.append(row / np.linalg.norm(row))
+        return np.stack(rows)
+
+
+WORDS = ("retrieval", "agents", "tools", "rag", *(f"w{n}" for n in range(30)))  # the keywords are rare
+
+
+def _week(count: int) -> list[Item]:
+    """Generated candidates: titles and abstracts from a small vocabulary, some with keyword hits."""
+    rng = random.Random(11)
+    return [
+        Item(
+            id=f"arxiv:2611.{n:05d}",
+            source=SourceName.ARXIV,
+            url=f"https://arxiv.org/abs/2611.{n:05d}",
+            title=" ".join(rng.choice(WORDS) for _ in range(4)).title(),
+            text=". ".join(" ".join(rng.choice(WORDS) for _ in range(6)) for _ in range(3)),
+            published=NOW,
+            updated=NOW,
+        )
+        for n in rng.sample(range(1, 100_000), count)
+    ]
+
+
+KEYWORDED = (
+    Category(id="rag", name="RAG", description="retrieval", cap=3, keywords_en=("retrieval", "rag")),
+    Category(id="agents", name="エージェント", description="agents", cap=2, keywords_en=("agents", "tools")),
+    Category(id="other", name="その他", description="rest", cap=3),
+)
+
+
+def _the_rule(items: Sequence[Item], evidence: Sequence[Evidence], config: PrerankConfig) -> set[str]:
+    """The documented cut, written out: each category's quota by level then id, plus strong items."""
+    params, kept = SemanticParams(), set()
+    for index, cat in enumerate(KEYWORDED[:2]):
+        ranked = sorted(
+            zip(items, evidence, strict=True), key=lambda p: (-level(p[1], index, params), p[0].id)
+        )
+        kept |= {item.id for item, _ in ranked[: quotas(KEYWORDED, "other", config.margin)[cat.id]]}
+    strong = [is_strong(ev, [0, 1], config.strong_keyword_score) for ev in evidence]
+    return kept | {item.id for item, hit in zip(items, strong, strict=True) if hit}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, DEFAULT_CHUNK])
+def test_the_chunked_cut_is_the_cut_over_the_whole_week_at_once(chunk: int) -> None:
+    """Whatever the chunk size, the same items are kept and dropped (same reasons) as when every
+    candidate's evidence is computed at once, and the embedder never gets more than `chunk` items."""
+    items = _week(300)
+    config = PrerankConfig(margin=2.0, strong_keyword_score=6.0)
+    whole_embedder = Counting()
+    whole = SemanticClassifier(category_model(KEYWORDED, "other"), EmbeddingCache(whole_embedder))
+    evidence = whole.evidence(items)
+    expected = select(items, evidence, KEYWORDED, "other", config)
+    assert _the_rule(items, evidence, config) == {i.id for i in expected.kept}
+    embedder = Counting()
+    result = prerank(items, KEYWORDED, "other", config, embeddings=EmbeddingCache(embedder), chunk=chunk)
+    assert [i.id for i in expected.kept] == [i.id for i in result.kept]
+    assert (expected.dropped, expected.strong) == (result.dropped, result.strong)
+    assert (6, 284) == (
+        result.strong,
+        len(result.dropped),
+    )  # ties at every level, strong items outside quotas
+    item_calls = [n for kind, n in embedder.calls if kind == "query"]
+    assert (len(items), min(chunk, len(items))) == (sum(item_calls), max(item_calls))
+
+
+def test_the_scorer_takes_items_as_they_come() -> None:
+    """Pages fed one by one to `Scorer.add` give the same scores, in order, as the whole list at once."""
+    items = _week(40)
+    config = PrerankConfig(margin=1.0)
+    embeddings = EmbeddingCache(Counting())
+    paged = Scorer(KEYWORDED, "other", config, embeddings=embeddings, chunk=8)
+    for start in range(0, len(items), 13):
+        paged.add(iter(items[start : start + 13]))
+    whole = Scorer(KEYWORDED, "other", config, embeddings=embeddings, chunk=len(items))
+    whole.add(items)
+    assert whole.scores == paged.scores
+    assert [i.id for i in items] == [s.item_id for s in paged.scores]
