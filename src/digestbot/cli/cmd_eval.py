@@ -205,15 +205,27 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--judge", help="Judge planted-defect blurbs instead (evals/judge-defects.jsonl)."),
         ] = None,
+        corrections: Annotated[
+            bool,
+            typer.Option(
+                "--corrections", help="Classify the items the team re-categorized in Slack instead."
+            ),
+        ] = False,
     ) -> None:
         """Classify, summarize and judge labeled papers; print accuracy, macro-F1 and blurb statistics.
 
         With --judge FILE: judge the blurbs of a planted-defects file and print detection per defect.
+        With --corrections: the classifier on the stored 「カテゴリを直す」 corrections (leave-one-out).
         """
         from digestbot.agents.factory import build_agents
         from digestbot.agents.offline import OfflineAgents
 
         settings = settings_or_exit()
+        if corrections:
+            from digestbot.cli import eval_corrections
+
+            eval_corrections.run(settings, offline=offline, json_out=json_out)
+            return
         if judge_file is not None:
             try:
                 agents = OfflineAgents(settings) if offline else build_agents(settings)
