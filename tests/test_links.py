@@ -15,9 +15,9 @@ from tests.conftest import build_item
 from digestbot.config_schema import LinksConfig
 from digestbot.digest_json import digest_from_dict, digest_to_dict
 from digestbot.digest_markdown import to_markdown
-from digestbot.domain import DigestEntry, Item, LinkedItem, Scores
+from digestbot.domain import DigestEntry, Item, LinkedItem, Scores, Window
 from digestbot.graph.nodes.compose import build_sections
-from digestbot.links import LinkIndex, TitleIndex, apply_links, mentions_of, refresh_links
+from digestbot.links import LinkIndex, TitleIndex, apply_links, build_index, mentions_of, refresh_links
 from digestbot.search import search
 from digestbot.settings import Category
 from digestbot.sources.text import find_arxiv_ids, normalize_title
@@ -195,3 +195,18 @@ def test_archive_search_finds_a_paper_through_its_linked_article(tmp_path: Path)
         mark_posted(store.engine, "#d", "2026-11-16..2026-11-22", channel_id="C1", ts=["1.0"], permalink=None)
         hits = search(store.engine, "投機的デコーディング")
     assert [first.item.id] == [hit.item_id for hit in hits]
+
+
+def test_an_explainer_titled_exactly_like_its_paper_is_stored_and_linked(tmp_path: Path) -> None:
+    """A Qiita article titled exactly like a paper survives the store's title dedupe and is the
+    paper's 解説記事 (it used to be merged into the paper and vanish)."""
+    paper = build_item(PAPER[0], title=PAPER[1], published=WHEN)
+    article = _article("qiita:0123456789abcdef0123", PAPER[1], "この論文を読んで再現しました。")
+    window = Window(WHEN - timedelta(days=3), WHEN + timedelta(days=4))
+    with ItemStore(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.upsert([paper])
+        store.upsert([article])
+        index = build_index(store.engine, window, [paper], LinksConfig(), period="p", now=WHEN)
+
+    expected = [(article.id, "title")]
+    assert expected == [(linked.item_id, linked.how) for linked in index.explainers.get(paper.id, ())]

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, insert, inspect, select, text
 
 from digestbot.domain import Item, Popularity, SourceName, Window
 from digestbot.store import SCHEMA_VERSION, ItemStore, StoreConfigError, UpsertCounts
+from digestbot.store.schema import aliases as aliases_table
 from digestbot.store.schema import http_validators, schema_version
 from digestbot.store.schema import items as items_table
 
@@ -132,6 +133,70 @@ def test_same_title_across_sources_is_a_duplicate_of_the_first(store, make_item)
     assert (UpsertCounts(duplicates=1), UpsertCounts(duplicates=1), 1) == (first, again, store.count())
     expected = "qiita:0123456789abcdef0123"
     assert expected == store.canonical_id("zenn:rag-intro")
+
+
+PAPER_TITLE = "Speculative Decoding for Faster LLM Inference on Edge Devices"
+
+
+@pytest.mark.parametrize("first", ["paper", "article"])
+def test_an_article_titled_like_a_paper_is_not_merged_with_it(store, make_item, first):
+    """An explainer titled exactly like a paper stays an article (and the paper a paper), whichever
+    came first; the article's Zenn cross-post still merges into it."""
+    paper = make_item("arxiv:2511.00222", title=PAPER_TITLE)
+    article = make_item("qiita:0123456789abcdef0123", title=f"【{PAPER_TITLE}】")
+    crosspost = make_item("zenn:speculative", title=PAPER_TITLE.lower())
+    ordered = [paper, article] if first == "paper" else [article, paper]
+
+    counts = [store.upsert([item]) for item in [*ordered, crosspost]]
+
+    expected = (
+        [UpsertCounts(new=1), UpsertCounts(new=1), UpsertCounts(duplicates=1)],
+        ("arxiv:2511.00222", "qiita:0123456789abcdef0123", "qiita:0123456789abcdef0123"),
+        2,
+    )
+    assert expected == (
+        counts,
+        (store.canonical_id(paper.id), store.canonical_id(article.id), store.canonical_id(crosspost.id)),
+        store.count(),
+    )
+
+
+def test_an_article_and_a_paper_in_one_batch_are_not_merged(store, make_item):
+    """In one batch too, the same title from arXiv and Qiita gives two items."""
+    counts = store.upsert(
+        [
+            make_item("arxiv:2511.00222", title=PAPER_TITLE),
+            make_item("qiita:aaaaaaaaaaaaaaaaaaaa", title=PAPER_TITLE),
+        ]
+    )
+
+    assert (UpsertCounts(new=2), 2) == (counts, store.count())
+
+
+def test_a_v2_store_drops_the_title_aliases_between_papers_and_articles(store_url, make_item):
+    """Opening a v2 store forgets an article merged into a paper by title (and a paper into an
+    article); the next fetch stores each as itself. A Qiita/Zenn cross-post alias is kept."""
+    with ItemStore(store_url) as old:
+        old.upsert([make_item("arxiv:2511.00222", title=PAPER_TITLE), make_item("qiita:q", title="記事")])
+        with old.engine.begin() as conn:  # what v2's upsert wrote for the same titles
+            rows = [
+                ("qiita:hidden", "arxiv:2511.00222"),
+                ("arxiv:2511.00999", "qiita:q"),
+                ("zenn:z", "qiita:q"),
+            ]
+            for alias, target in rows:
+                conn.execute(
+                    insert(aliases_table).values(
+                        alias_id=alias, canonical_id=target, reason="title", created=T0
+                    )
+                )
+            conn.execute(delete(schema_version))
+            conn.execute(insert(schema_version).values(version=2, applied_at=T0))
+    with ItemStore(store_url) as store:
+        kept = [store.canonical_id(i) for i in ("qiita:hidden", "arxiv:2511.00999", "zenn:z")]
+        counts = store.upsert([make_item("qiita:hidden", title=PAPER_TITLE)])
+
+    assert ([None, None, "qiita:q"], UpsertCounts(new=1)) == (kept, counts)
 
 
 def test_same_title_within_one_source_is_not_a_duplicate(store, make_item):

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot.domain import Item, SourceName, Window
-from digestbot.store.rows import canonical, item_to_row, merge, row_to_item, title_key, url_key
+from digestbot.store.rows import canonical, item_to_row, merge, row_to_item, same_kind, title_key, url_key
 from digestbot.store.schema import (
     StoreError,
     aliases,
@@ -114,8 +114,10 @@ class ItemStore:
 
         Deduplication: (a) arXiv versions share one row keyed by the id without version, holding the
         newest version's metadata; (b) an item whose URL is already stored under another id, or
-        (c) whose normalized title is stored from another source, is recorded as an alias of the
-        first item (counted as a duplicate; the alias makes the next sighting a quick id lookup).
+        (c) whose normalized title is stored from another source of its kind (a Zenn cross-post of a
+        Qiita article; never a paper and an article: an explainer titled like its paper is not the
+        paper), is recorded as an alias of the first item (counted as a duplicate; the alias makes
+        the next sighting a quick id lookup).
         """
         total = UpsertCounts()
         iterator = iter(new_items)
@@ -264,7 +266,7 @@ class _Batch:
             return by_url, "url"
         key = title_key(item.title)
         for source, item_id in self.by_title.get(key, {}).items() if key else ():
-            if source != item.source.value:
+            if source != item.source.value and same_kind(source, item.source.value):
                 return item_id, "title"
         return None
 

@@ -15,6 +15,7 @@ from digestbot.domain import Item, Popularity, SourceName
 from digestbot.sources.text import merge_tags, normalize_title
 
 MIN_TITLE_KEY = 8  # shorter normalized titles ("RAG入門") are too generic to call two items the same
+PAPER_SOURCES = frozenset({SourceName.ARXIV.value})  # the others publish articles (about papers, too)
 
 _ARXIV_VERSIONED = re.compile(r"^(arxiv:.+?)v(\d+)$")
 _ARXIV_URL_VERSION = re.compile(r"^(/(?:abs|pdf)/.+?)v\d+$")
@@ -28,6 +29,11 @@ def title_key(title: str) -> str | None:
     """The normalized title when it is specific enough to match across sources, else None."""
     key = _normalized_title(title)
     return key if len(key) >= MIN_TITLE_KEY else None
+
+
+def same_kind(source: str, other: str) -> bool:
+    """Both sources publish papers, or both articles: only then can one title mean one item."""
+    return (source in PAPER_SOURCES) == (other in PAPER_SOURCES)
 
 
 @lru_cache(maxsize=65_536)

@@ -32,11 +32,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
+    not_,
+    or_,
     select,
     text,
     update,
@@ -203,9 +207,22 @@ def _add_title_key(conn: Connection) -> None:
         )
 
 
+def _drop_paper_article_title_aliases(conn: Connection) -> None:
+    """v3: forget the title aliases between a paper and an article (an explainer titled like its paper
+    was merged into it, or the paper into it); the next fetch stores each as itself."""
+    from digestbot.store.rows import PAPER_SOURCES
+
+    patterns = [f"{source}:%" for source in sorted(PAPER_SOURCES)]
+    alias_paper = or_(*(aliases.c.alias_id.like(p) for p in patterns))
+    canonical_paper = or_(*(aliases.c.canonical_id.like(p) for p in patterns))
+    crossed = or_(and_(alias_paper, not_(canonical_paper)), and_(not_(alias_paper), canonical_paper))
+    conn.execute(delete(aliases).where(aliases.c.reason == "title", crossed))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     lambda conn: None,  # v1: initial schema (created by create_all)
     _add_title_key,  # v2: items.title_key (issue 18: the title dedupe reads one row per source)
+    _drop_paper_article_title_aliases,  # v3: papers and articles are never one item by title
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
