@@ -17,6 +17,8 @@ kept in `responses`. files_upload_v2 works end to end: files.getUploadURLExterna
 upload URL on this server, the raw bytes POSTed there are kept (`files()`), and
 files.completeUploadExternal shares them as a message (in a thread with `thread_ts`).
 `add_user(...)` makes a member known to users.info and conversations.open (a DM: `slack_users.py`).
+Modals and members (`slack_views.py`): views.open/views.update with a `trigger()` id, `views()`,
+conversations.members from `set_members(...)`; signed interactive payloads: `slack_interactive.py`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from digestbot.testing.slack_users import user_record
 from digestbot.testing.slack_validation import error
+from digestbot.testing.slack_views import issue_trigger
 from digestbot.testing.slack_workspace import (
     APP_TOKEN,
     TOKEN,
@@ -291,6 +294,21 @@ class SlackServer:
         record = user_record(user_id, name, display_name=display_name, is_bot=is_bot)
         with self._state.lock:
             self._state.workspace.users[user_id] = {**record, "deleted": deleted}
+
+    def set_members(self, channel_id: str, user_ids: Iterable[str]) -> None:
+        """The channel's members as conversations.members lists them (`slack_views.py`)."""
+        with self._state.lock:
+            self._state.workspace.channel_members[channel_id] = list(user_ids)
+
+    def trigger(self) -> str:
+        """A fresh trigger_id, valid once for 3 s, as Slack puts in an interactive payload."""
+        with self._state.lock:
+            return issue_trigger(self._state.workspace)
+
+    def views(self) -> list[dict[str, Any]]:
+        """The modals opened with views.open (or updated), oldest first."""
+        with self._state.lock:
+            return [dict(v) for v in self._state.workspace.views.values()]
 
     def fault(self, kind: FaultKind, *, method: str | None = None, times: int = 1, **options: Any) -> None:
         """Queue `times` faults for `method`; served before normal answers, in order."""

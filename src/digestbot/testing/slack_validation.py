@@ -2,7 +2,8 @@
 
 Limits: 50 blocks per message; section text and context elements <= 3000 characters; header
 plain_text <= 150; context <= 10 elements; actions <= 25 elements, a button's label <= 75, its
-value <= 2000, action_id and block_id <= 255; `text` <= 40,000 (`msg_too_long`); all blocks together
+value <= 2000, action_id and block_id <= 255, an overflow menu's 2-5 options text <= 75 and value
+<= 150; `text` <= 40,000 (`msg_too_long`); all blocks together
 <= ~13,000 characters of JSON (`msg_blocks_too_long`, observed, undocumented); text or blocks
 required (`no_text`). `invalid_blocks` carries `response_metadata.messages` like
 `[ERROR] no more than 50 items allowed [json-pointer:/blocks]`.
@@ -25,6 +26,8 @@ MAX_ACTIONS = 25
 MAX_BUTTON_TEXT = 75
 MAX_VALUE = 2000
 MAX_ID = 255
+MAX_OVERFLOW_OPTIONS = 5
+MAX_OPTION_VALUE = 150
 BLOCK_TYPES = {"section", "header", "context", "divider", "image", "actions", "rich_text", "markdown"}
 
 
@@ -75,8 +78,11 @@ def _actions_problems(block: dict[str, Any], pointer: str) -> list[str]:
     problems = [_too_long(MAX_ID, f"{pointer}/block_id")] if len(block.get("block_id") or "") > MAX_ID else []
     for number, element in enumerate(elements):
         where = f"{pointer}/elements/{number}"
+        if isinstance(element, dict) and element.get("type") == "overflow":
+            problems += _overflow_problems(element, where)
+            continue
         if not isinstance(element, dict) or element.get("type") != "button":
-            continue  # only buttons are checked (the digest uses nothing else)
+            continue  # only buttons and overflow menus are checked (the digest uses nothing else)
         problems += _text_problems(
             element.get("text"), f"{where}/text", limit=MAX_BUTTON_TEXT, kinds={"plain_text"}
         )
@@ -84,6 +90,23 @@ def _actions_problems(block: dict[str, Any], pointer: str) -> list[str]:
             problems.append(_too_long(MAX_VALUE, f"{where}/value"))
         if len(str(element.get("action_id") or "")) > MAX_ID:
             problems.append(_too_long(MAX_ID, f"{where}/action_id"))
+    return problems
+
+
+def _overflow_problems(element: dict[str, Any], where: str) -> list[str]:
+    """An overflow menu: 2 to 5 options, each a plain_text <= 75 and a value <= 150."""
+    options = element.get("options")
+    if not isinstance(options, list) or not 2 <= len(options) <= MAX_OVERFLOW_OPTIONS:
+        return [f"[ERROR] must have 2 to {MAX_OVERFLOW_OPTIONS} items [json-pointer:{where}/options]"]
+    problems = (
+        [_too_long(MAX_ID, f"{where}/action_id")] if len(str(element.get("action_id") or "")) > MAX_ID else []
+    )
+    for number, option in enumerate(options):
+        at = f"{where}/options/{number}"
+        text = option.get("text") if isinstance(option, dict) else None
+        problems += _text_problems(text, f"{at}/text", limit=MAX_BUTTON_TEXT, kinds={"plain_text"})
+        if len(str((option or {}).get("value") or "")) > MAX_OPTION_VALUE:
+            problems.append(_too_long(MAX_OPTION_VALUE, f"{at}/value"))
     return problems
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from digestbot.testing.slack_users import conversations_open, users_info
 from digestbot.testing.slack_validation import Answer, error, validate_message
+from digestbot.testing.slack_views import conversations_members, views_open, views_update
 
 TOKEN = "xoxb-test-token"  # noqa: S105 - the fake workspace's bot token, not a secret
 APP_TOKEN = "xapp-test-token"  # noqa: S105 - the fake app-level token (Socket Mode), not a secret
@@ -47,6 +48,9 @@ class Workspace:
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to response_urls
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.getUploadURLExternal, by id
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # users.info records (slack_users.py)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)  # opened modals by id (slack_views.py)
+    triggers: dict[str, float] = field(default_factory=dict)  # trigger_id -> when it was handed out
+    channel_members: dict[str, list[str]] = field(default_factory=dict)  # conversations.members
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -332,4 +336,7 @@ METHODS: dict[str, Callable[[Workspace, dict[str, Any]], Answer]] = {
     "files.completeUploadExternal": _complete_upload,
     "users.info": users_info,
     "conversations.open": conversations_open,
+    "conversations.members": conversations_members,
+    "views.open": views_open,
+    "views.update": views_update,
 }
