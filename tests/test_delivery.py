@@ -80,7 +80,7 @@ def test_save_blocks_writes_the_payloads_that_would_be_posted(slack: SlackServer
     """--dry-run output: data/digests/blocks.json holds exactly the rendered messages."""
     settings = make_settings(slack, tmp_path)
     path = save_blocks(representative_digest(), settings)
-    expected = render_digest(representative_digest())
+    expected = render_digest(representative_digest(), fixes=True)
     assert (path, json.loads(path.read_text(encoding="utf-8"))) == (
         tmp_path / "digests" / "blocks.json",
         expected,
@@ -139,7 +139,7 @@ def test_crash_after_posting_before_recording_is_reconciled(
     )
     publisher = SlackPublisher.from_settings(settings, sleep=lambda _: None)
     posted = publisher.publish(
-        "#llm-digest", render_digest(digest), period=PERIOD
+        "#llm-digest", render_digest(digest, fixes=True), period=PERIOD
     )  # ...then the process died
     result = send(digest, slack, tmp_path, engine)
     assert (result.action, result.ts, len(slack.calls("chat.postMessage"))) == (
@@ -231,7 +231,7 @@ def test_crash_before_the_channel_id_was_known_looks_it_up(
         engine, channel="#llm-digest", period=PERIOD, digest=digest_to_dict(digest), item_ids=[]
     )
     SlackPublisher.from_settings(make_settings(slack, tmp_path)).publish(
-        "#llm-digest", render_digest(digest), period=PERIOD
+        "#llm-digest", render_digest(digest, fixes=True), period=PERIOD
     )
     result = send(digest, slack, tmp_path, engine)
     assert (result.action, len(slack.calls("conversations.list")), len(slack.calls("chat.postMessage"))) == (

@@ -93,6 +93,7 @@ def save_blocks(digest: Digest, settings: Settings, path: Path | None = None) ->
         digest,
         tz=settings.app.general.timezone,
         votes=settings.app.feedback.buttons,
+        fixes=settings.app.corrections.enabled,
         reasons=settings.app.slack.show_reason,
     )
     return write_json(path or digests_dir(settings) / BLOCKS, messages)
@@ -161,6 +162,7 @@ def _deliver(
         digest,
         tz=settings.app.general.timezone,
         votes=settings.app.feedback.buttons,
+        fixes=settings.app.corrections.enabled,
         reasons=settings.app.slack.show_reason,
         audience=follow_audience(digest, settings, engine, period),
         follow=settings.app.follow,

@@ -349,6 +349,7 @@ def run_digest(
                 digest,
                 tz=tz,
                 votes=settings.app.feedback.buttons,
+                fixes=settings.app.corrections.enabled,
                 reasons=settings.app.slack.show_reason,
                 audience=follow_audience(digest, settings, store.engine, period_key(window, tz)),
                 follow=settings.app.follow,

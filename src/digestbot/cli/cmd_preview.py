@@ -83,6 +83,7 @@ def register(app: typer.Typer) -> None:
             digest,
             tz=tz,
             votes=settings.app.feedback.buttons,
+            fixes=settings.app.corrections.enabled,
             reasons=settings.app.slack.show_reason,
             audience=_audience(digest, settings),
             follow=settings.app.follow,

@@ -13,7 +13,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from digestbot.settings import Settings
-from digestbot.slack import commands, feedback
+from digestbot.slack import commands, feedback, fixit
 from digestbot.slack.services import SERVICES_KEY, BotServices
 
 
@@ -23,7 +23,7 @@ class Feature(Protocol):
     def register(self, app: AsyncApp) -> None: ...
 
 
-FEATURES: tuple[Feature, ...] = (commands, feedback)
+FEATURES: tuple[Feature, ...] = (commands, feedback, fixit)
 
 
 def build_app(

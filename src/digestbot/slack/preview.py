@@ -98,8 +98,15 @@ def block_html(block: dict[str, Any]) -> str:
             for e in block.get("elements") or []
             if e.get("type") == "button"
         )
+        buttons += "".join(_overflow(e) for e in block.get("elements") or [] if e.get("type") == "overflow")
         return f'<div class="actions">{buttons}</div>'
     return f'<div class="unsupported">[{html.escape(str(kind))}]</div>'
+
+
+def _overflow(menu: dict[str, Any]) -> str:
+    """An overflow menu: its ⋮ button with the options listed beside it, as Slack shows them on click."""
+    labels = " / ".join(_text(o.get("text")) for o in menu.get("options") or [])
+    return f'<span class="button overflow">⋮</span><span class="menu">{labels}</span>'
 
 
 def _message(message: SlackMessage, *, bot: str, when: str, footer: str = "") -> str:
@@ -158,7 +165,8 @@ a:hover { text-decoration:underline; }
 code { font-family:Monaco,Menlo,Consolas,"Courier New",monospace; font-size:12px; color:#e01e5a;
   background:rgba(29,28,29,.04); border:1px solid rgba(29,28,29,.13); border-radius:3px; padding:2px 3px; }
 .context code { font-size:11px; }
-.actions { display:flex; gap:8px; margin:2px 0 10px; }
+.actions { display:flex; gap:8px; margin:2px 0 10px; align-items:center; }
+.menu { font-size:12px; color:#616061; }
 .button { border:1px solid rgba(29,28,29,.3); border-radius:4px; padding:0 10px; font-size:13px;
   line-height:26px; font-weight:700; }
 .chart { max-width:100%; border:1px solid var(--line); border-radius:8px; margin:4px 0; }

@@ -38,6 +38,8 @@ SOURCE_LABELS = {"arxiv": "arXiv", "qiita": "Qiita", "zenn": "Zenn"}
 ONDEMAND_COMMAND = "/digest"
 VOTE_UP = "digest_vote_up"  # action_id of the 👍 button (Bolt listens for it: slack/feedback.py)
 VOTE_DOWN = "digest_vote_down"
+FIX_ACTION = "digest_fix"  # action_id of the overflow menu 要約を直す/カテゴリを直す (slack/fixit.py)
+FIX_BLURB, FIX_CATEGORY = "fix_blurb", "fix_category"  # the menu's option values
 
 
 class SlackMessage(TypedDict):
@@ -103,17 +105,29 @@ def vote_value(entry: DigestEntry) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def vote_buttons(entry: DigestEntry) -> Block:
-    """An actions block with 👍 and 👎 for one item (block_id names the item; <= 255 chars)."""
+def fix_menu() -> Block:
+    """The overflow menu 要約を直す / カテゴリを直す (the item is the actions block's block_id)."""
+
+    def option(label: str, value: str) -> Block:
+        return {"text": {"type": "plain_text", "text": label, "emoji": True}, "value": value}
+
+    options = [option("要約を直す", FIX_BLURB), option("カテゴリを直す", FIX_CATEGORY)]
+    return {"type": "overflow", "action_id": FIX_ACTION, "options": options}
+
+
+def vote_buttons(entry: DigestEntry, *, votes: bool = True, fixes: bool = False) -> Block:
+    """An actions block with 👍 and 👎 (`votes`) and the fix menu (`fixes`) for one item (block_id
+    names the item; <= 255 chars)."""
 
     def button(action_id: str, label: str) -> Block:
         text = {"type": "plain_text", "text": label, "emoji": True}
         return {"type": "button", "action_id": action_id, "text": text, "value": vote_value(entry)}
 
+    elements = [button(VOTE_UP, "👍"), button(VOTE_DOWN, "👎")] if votes else []
     return {
         "type": "actions",
         "block_id": f"vote:{entry.item.id}"[:255],
-        "elements": [button(VOTE_UP, "👍"), button(VOTE_DOWN, "👎")],
+        "elements": [*elements, fix_menu()] if fixes else elements,
     }
 
 
@@ -131,17 +145,24 @@ def watch_line(entry: DigestEntry) -> str:
 
 
 def item_blocks(
-    entry: DigestEntry, tz: str, *, votes: bool, reasons: bool = False, extra: tuple[Block, ...] = ()
+    entry: DigestEntry,
+    tz: str,
+    *,
+    votes: bool,
+    reasons: bool = False,
+    extra: tuple[Block, ...] = (),
+    fixes: bool = False,
 ) -> list[Block]:
     """The item's section, what it matched (注目), its classifier reason as a small context line
-    (`reasons`), `extra` lines (the 👀 line), its buttons."""
+    (`reasons`), `extra` lines (the 👀 line), its buttons and fix menu (`fixes`)."""
     blocks = [_section(item_text(entry, tz))]
     if line := watch_line(entry):
         blocks.append(_context(line))
     if reasons and entry.reason.strip():
         blocks.append(_context(f"🏷️ 分類の理由: {clip(entry.reason, REASON_LIMIT, inline=True)}"))
     blocks.extend(extra)
-    return [*blocks, vote_buttons(entry)] if votes else blocks
+    actions = votes or fixes
+    return [*blocks, vote_buttons(entry, votes=votes, fixes=fixes)] if actions else blocks
 
 
 def capped_line(digest: Digest) -> str:
@@ -242,12 +263,14 @@ def render_digest(
     reasons: bool = False,
     audience: Audience | None = None,
     follow: FollowConfig | None = None,
+    fixes: bool = False,
 ) -> list[SlackMessage]:
     """The messages to post: the first one top-level, the others as thread replies (k/N).
 
     `votes` adds the 👍/👎 buttons under each item (`[feedback] buttons` in the config); `reasons`
     the classifier's one-line reason as a context line (`[slack] show_reason`); `audience` (item id
-    -> followers, see `follows.py`) the 👀 line under each followed item, bounded by `follow`.
+    -> followers, see `follows.py`) the 👀 line under each followed item, bounded by `follow`;
+    `fixes` the overflow menu 要約を直す/カテゴリを直す next to the buttons (`[corrections] enabled`).
     """
     packer = _Packer(_intro(digest))
     if digest.trends is not None:
@@ -257,7 +280,14 @@ def render_digest(
     for section in digest.sections:
         if section.entries:
             per_item = [
-                item_blocks(e, tz, votes=votes, reasons=reasons, extra=_followed(e, audience, follow))
+                item_blocks(
+                    e,
+                    tz,
+                    votes=votes,
+                    reasons=reasons,
+                    extra=_followed(e, audience, follow),
+                    fixes=fixes,
+                )
                 for e in section.entries
             ]
             packer.add_section(section, per_item)

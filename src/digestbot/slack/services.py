@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from digestbot.config_reload import ConfigHolder, post_admin_message
 from digestbot.settings import Settings
+from digestbot.slack.fixit_access import FixState
 from digestbot.store.schema import open_engine
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class BotServices:
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="digest-run")
     )
     tasks: Tasks = field(default_factory=Tasks)
+    fixit: FixState = field(default_factory=FixState)  # 要約を直す/カテゴリを直す (slack/fixit.py)
     _engines: dict[str, Engine] = field(default_factory=dict)
 
     def engine(self, url: str) -> Engine:

@@ -136,3 +136,32 @@ def latest_category_corrections(
             )
             for r in conn.execute(query)
         ]
+
+
+def current_category(engine: Engine, item_id: str) -> str | None:
+    """The category the team last chose for the item, or None when it was never corrected."""
+    query = (
+        select(category_corrections.c.new_category)
+        .where(category_corrections.c.item_id == item_id)
+        .order_by(category_corrections.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def current_blurb(engine: Engine, item_id: str, channel_id: str, message_ts: str) -> str | None:
+    """The last blurb a correction put into this message for the item, or None."""
+    query = (
+        select(blurb_corrections.c.new_blurb)
+        .where(
+            (blurb_corrections.c.item_id == item_id)
+            & (blurb_corrections.c.channel_id == channel_id)
+            & (blurb_corrections.c.message_ts == message_ts)
+            & (blurb_corrections.c.status == "applied")
+        )
+        .order_by(blurb_corrections.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()

@@ -196,3 +196,18 @@ def posted_item_ids(engine: Engine, *, other_than: str) -> set[str]:
     )
     with engine.connect() as conn:
         return {item_id for (ids,) in conn.execute(query) for item_id in ids or ()}
+
+
+def post_of_message(engine: Engine, channel_id: str, ts: str, *, scan: int = 200) -> DigestPost | None:
+    """The archived digest one of whose messages is `ts` in `channel_id` (the newest `scan` posts
+    of that channel are looked at), or None: a message we did not post is not ours to edit."""
+    ensure_table(engine)
+    query = (
+        select(digest_posts)
+        .where(digest_posts.c.channel_id == channel_id)
+        .order_by(digest_posts.c.id.desc())
+        .limit(scan)
+    )
+    with engine.connect() as conn:
+        posts = [_post(row) for row in conn.execute(query).mappings()]
+    return next((post for post in posts if ts in post.ts), None)
