@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from digestbot.store.feedback import Vote, upsert_vote, votes
-from digestbot.store.schema import items
+from digestbot.store.feedback import Vote, item_titles, upsert_vote, votes
 
 Outcome = Literal["recorded", "changed", "unchanged"]
 
@@ -136,11 +135,7 @@ class JudgeGuidance:
 
 def titles(engine: Engine, item_ids: Sequence[str]) -> dict[str, str]:
     """Titles from the item store (items no longer stored are left out)."""
-    if not item_ids:
-        return {}
-    with engine.connect() as conn:
-        query = select(items.c.id, items.c.title).where(items.c.id.in_(list(item_ids)))
-        return {row.id: row.title for row in conn.execute(query)}
+    return item_titles(engine, item_ids)
 
 
 def guidance_from(

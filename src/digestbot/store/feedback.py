@@ -17,7 +17,7 @@ from sqlalchemy import (
     select,
 )
 
-from digestbot.store.schema import UtcDateTime, metadata, upsert_statement, write_transaction
+from digestbot.store.schema import UtcDateTime, items, metadata, upsert_statement, write_transaction
 
 feedback_votes = Table(
     "feedback_votes",
@@ -96,3 +96,12 @@ def votes(
             )
             for row in conn.execute(query)
         ]
+
+
+def item_titles(engine: Engine, item_ids: Sequence[str]) -> dict[str, str]:
+    """The stored titles of voted items (items no longer stored are left out)."""
+    if not item_ids:
+        return {}
+    with engine.connect() as conn:
+        query = select(items.c.id, items.c.title).where(items.c.id.in_(list(item_ids)))
+        return {row.id: row.title for row in conn.execute(query)}
