@@ -136,13 +136,24 @@ def run_digest_scenario(window: Window) -> dict[str, Any]:
     settings = load_settings()
     stages = Stages()
     started = time.perf_counter()
-    outcome = run_digest(settings, window, fetch=True, dry_run=True, on_progress=stages)
+    outcome = run_digest(
+        settings,
+        window,
+        fetch=True,
+        dry_run=True,
+        on_progress=stages,
+        on_fetch_progress=lambda row: stages("fetch", row.fetched),
+    )
     wall = time.perf_counter() - started
+    warm = outcome.warmup
     return {
         "wall_seconds": round(wall, 3),
         "stats": outcome.stats(),
         "ingest": _ingest(outcome.ingest),
         "stages": stages.seen,
+        "warmup": {k: round(v, 3) if isinstance(v, float) else v for k, v in vars(warm).items()}
+        if warm
+        else None,
         **_outcome(outcome.digest, outcome.results, outcome.items_in_window),
         **_process(),
     }

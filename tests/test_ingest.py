@@ -7,8 +7,11 @@ import pytest
 
 from digestbot.domain import Item, SourceName, Window
 from digestbot.ingest import SourceReport, ingest
+from digestbot.settings import ArxivConfig
+from digestbot.sources.arxiv import ArxivSource
 from digestbot.sources.base import FetchLog, SourceError
 from digestbot.store import ItemStore, UpsertCounts
+from digestbot.testing.arxiv_server import FakeArxivServer, synthetic_entries
 
 WINDOW = Window(datetime(2025, 11, 17, tzinfo=UTC), datetime(2025, 11, 24, tzinfo=UTC))
 
@@ -160,3 +163,18 @@ def test_each_source_run_is_logged(store, three_sources):
         (SourceName.ARXIV, 3, 3, None, (), WINDOW),
     ]
     assert expected == logged
+
+
+def test_each_arxiv_page_is_stored_and_handed_on_before_the_next_is_requested(store):
+    """Pages stream: `on_batch` gets page 1 (10 papers) when the server has seen 1 request, and so on."""
+    week = Window(datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC))  # synthetic span
+    with FakeArxivServer(synthetic_entries(25)) as server:
+        config = ArxivConfig(api_url=server.url, delay_seconds=0, page_size=10, timeout_seconds=5)
+        seen: list[tuple[int, int, int]] = []
+
+        def on_batch(batch: Sequence[Item]) -> None:
+            seen.append((len(server.requests), len(batch), store.count()))
+
+        ingest([ArxivSource(config)], store, week, on_batch=on_batch)
+
+    assert [(1, 10, 10), (2, 10, 20), (3, 5, 25)] == seen

@@ -1,4 +1,9 @@
-"""Run sources into the store: batch by batch, one source's failure never stopping the others."""
+"""Run sources into the store: batch by batch, one source's failure never stopping the others.
+
+Batches stream: a batch ends at `batch_size` items or where the source's page ends (arXiv's 3-s pause
+between requests comes next), and `on_batch` gets each stored batch before the source fetches on,
+so a consumer (the embedding warm-up, `warmup.py`) works while the source waits.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +73,7 @@ class IngestReport:
 
 
 ProgressCallback = Callable[[SourceReport], None]
+BatchCallback = Callable[[Sequence[Item]], None]
 
 
 def ingest(
@@ -76,6 +82,7 @@ def ingest(
     window: Window,
     *,
     on_progress: ProgressCallback | None = None,
+    on_batch: BatchCallback | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     clock: Clock = utc_now,
     timer: Callable[[], float] = time.monotonic,
@@ -84,7 +91,7 @@ def ingest(
 
     A source that raises (`SourceError`, or any bug inside it) is recorded with the cause, keeps the
     items it yielded before failing, and the next source runs. A store failure (`StoreError`) is not
-    a source failure and propagates.
+    a source failure and propagates. `on_batch` sees each batch once it is stored, in order.
     """
     report = IngestReport(window)
     notify = on_progress or (lambda _row: None)
@@ -98,6 +105,8 @@ def ingest(
             row.add(len(batch), store.upsert(batch))
             row.waiting = ""
             notify(row)
+            if on_batch is not None:
+                on_batch(batch)
         row.warnings, row.errors = list(fetch_log.warnings), list(fetch_log.errors)
         row.cut_off = fetch_log.cut_off
         row.duration, row.done, row.waiting = timer() - start_tick, True, ""
@@ -127,7 +136,8 @@ def _shows_waiting(row: SourceReport, notify: ProgressCallback) -> Callable[[str
 def _batches(
     source: Source, window: Window, fetch_log: FetchLog, size: int, row: SourceReport
 ) -> Iterator[list[Item]]:
-    """The source's items in lists of `size`; a failure ends the stream and lands in `row.failure`.
+    """The source's items in lists of `size`, or shorter where a page ends (`FetchLog.last_of_page`);
+    a failure ends the stream and lands in `row.failure`.
 
     Only exceptions raised by the source itself are caught: the consumer's (store) errors pass through.
     """
@@ -135,7 +145,7 @@ def _batches(
     try:
         for item in source.fetch(window, fetch_log):
             batch.append(item)
-            if len(batch) >= size:
+            if fetch_log.take_page_end() or len(batch) >= size:
                 yield batch
                 batch = []
     except SourceError as exc:
@@ -154,6 +164,7 @@ def fetch_window(
     *,
     names: Sequence[SourceName] | None = None,
     on_progress: ProgressCallback | None = None,
+    on_batch: BatchCallback | None = None,
 ) -> IngestReport:
     """Build the configured sources around one shared HTTP client and ingest `window` into `store`."""
     from digestbot.sources import build_sources
@@ -162,4 +173,4 @@ def fetch_window(
 
     with HttpFetcher(settings.app.http, cache=HttpValidatorCache(store.engine)) as http:
         sources = build_sources(settings, names=names, http=http)
-        return ingest(sources, store, window, on_progress=on_progress)
+        return ingest(sources, store, window, on_progress=on_progress, on_batch=on_batch)

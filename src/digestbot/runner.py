@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from sqlalchemy import Engine
@@ -36,6 +36,9 @@ from digestbot.settings import ConfigError, Settings
 from digestbot.taste import Tuner, run_tuner
 from digestbot.watch_pipeline import watch_stats
 
+if TYPE_CHECKING:
+    from digestbot.warmup import WarmupStats
+
 
 class RunError(Exception):
     """The whole run failed (nothing to publish); the message says why and what to do."""
@@ -53,6 +56,7 @@ class RunOutcome:
     delivery: Any = None  # DeliveryResult when the run posted
     seconds: float = 0.0
     trends_note: str = ""  # why the trends section has no 考察 (run report only, never the digest)
+    warmup: WarmupStats | None = None  # what was embedded during the fetch (warmup.py)
 
     def stats(self) -> dict[str, Any]:
         status = Counter(r.get("status", "") for r in self.results)
@@ -287,8 +291,8 @@ def run_digest(
     """
     from digestbot.agents.factory import agents_for_run
     from digestbot.digest_json import save_latest
-    from digestbot.ingest import fetch_window
     from digestbot.store import ItemStore, ResultCache
+    from digestbot.warmup import fetch_and_warm
 
     started = time.monotonic()
     with (
@@ -296,17 +300,24 @@ def run_digest(
         ItemStore(settings.store_url) as store,
         posting_guard(settings, store.engine, window, force=force, dry_run=dry_run),
     ):
-        report = None
+        base_agents = agents or agents_for_run(settings, store.engine)  # + the team's votes, corrections
+        report, warmed = None, None
         fetched: dict[str, SourceCount] = {}
         notes: tuple[str, ...] = ()
         if fetch:
-            wide = lag_window(settings, window)
-            report = fetch_window(settings, store, wide, names=source_names, on_progress=on_fetch_progress)
+            report, warmed = fetch_and_warm(
+                settings,
+                store,
+                lag_window(settings, window),
+                base_agents,
+                names=source_names,
+                only_category=only_category,
+                on_progress=on_fetch_progress,
+            )
             fetched, notes = ingest_notes(report)
         items = select_items(settings, store, window, source_names)
         if on_items is not None:
             on_items(len(items))
-        base_agents = agents or agents_for_run(settings, store.engine)  # + the team's votes, corrections
         cached = CachedAgents(base_agents, ResultCache(store.engine), context=prompt_context_hash(settings))
         digest, results, dropped = asyncio.run(
             run_pipeline(
@@ -334,6 +345,7 @@ def run_digest(
             usage=base_agents.usage,
             items_in_window=len(items),
             ingest=report,
+            warmup=warmed,
             seconds=time.monotonic() - started,
             trends_note=trends_note,
         )

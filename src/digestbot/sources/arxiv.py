@@ -206,7 +206,9 @@ class ArxivSource:
         yielded = failures = 0
         while True:
             try:
-                for result in self._client.results(search, offset=yielded):
+                for n, result in enumerate(self._client.results(search, offset=yielded), 1):
+                    if n % self._config.page_size == 0:  # pages start at `yielded` (a resume too)
+                        log.last_of_page()
                     yield item_from_result(result)
                     yielded += 1
                     failures = 0

@@ -28,6 +28,7 @@ class FetchLog:
     requests: int = 0
     cut_off: int = 0  # entries the source had for the window but stopped short of (a result limit)
     on_wait: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    page_ends: bool = field(default=False, repr=False, compare=False)  # see `last_of_page`
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -36,6 +37,16 @@ class FetchLog:
         """Say what the source is waiting for right now (a retry's pause); shown while it lasts."""
         if self.on_wait is not None:
             self.on_wait(message)
+
+    def last_of_page(self) -> None:
+        """Say that the next item the source yields ends a page: the source then waits for the next one
+        (arXiv asks for 3 s between requests), so the consumer can store and use what it has meanwhile."""
+        self.page_ends = True
+
+    def take_page_end(self) -> bool:
+        """True once after `last_of_page` (the consumer's side)."""
+        ended, self.page_ends = self.page_ends, False
+        return ended
 
     def error(self, message: str) -> None:
         self.errors.append(message)
