@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from digestbot.feedback import hash_user
-from digestbot.slack.render import FIX_BLURB, FIX_CATEGORY
+from digestbot.slack.render import FIX_BLURB, FIX_CATEGORY, render_digest
 from digestbot.store.corrections import blurb_history, latest_category_corrections
 from digestbot.store.schema import open_engine
 from support.fixit_bot import CHANNEL, GOOD, GOOD_OTHER, ITEM, OTHER, FixBot, fix_bot, item_section, scripted
+from support.sample_digest import large_digest, representative_digest
 
 BAD = "検索精度を87%改善したと主張する手法。"  # 87% is nowhere in the source: the number guard fails
 
@@ -131,3 +132,43 @@ async def test_a_non_member_is_refused_at_the_menu_and_on_submit(bot: FixBot) ->
     assert bot.slack.ephemeral(CHANNEL)[-1]["text"].startswith(refusal)
     assert [] == blurb_history(open_engine(bot.settings.store_url))
     assert 3 == len(bot.slack.calls("conversations.members"))  # 5 members, 2 a page; then cached
+
+
+async def test_an_item_in_a_thread_reply_is_fixed_in_that_reply(tmp_path: Path) -> None:
+    """A digest in two messages: a fix of an item in part 2 re-reads the thread and updates part 2 only."""
+    with fix_bot(tmp_path, digest=large_digest(categories=2, per_category=15)) as bot:
+        reply = bot.slack.messages(CHANNEL)[1]
+        item = next(b["block_id"] for b in reply["blocks"] if str(b.get("block_id")).startswith("vote:"))
+        bot.posted = reply
+        view = await bot.open_modal(FIX_BLURB, item=item.removeprefix("vote:"))
+        assert view is not None
+        await bot.submit(view, {"note": "要点を"})
+        await bot.join()
+        updated = [c.body["ts"] for c in bot.slack.calls("chat.update")]
+        assert ([reply["ts"]], True) == (
+            updated,
+            GOOD_OTHER in item_section(bot.slack.messages(CHANNEL)[1], item[5:]),
+        )
+        assert 1 <= len(bot.slack.calls("conversations.replies"))
+
+
+async def test_allowed_users_may_fix_without_being_members(tmp_path: Path) -> None:
+    """`[corrections] allowed_users`: U9 is not in the channel but gets the modal."""
+    with fix_bot(tmp_path, corrections={"allowed_users": ("U9",)}) as bot:
+        assert await bot.open_modal(FIX_CATEGORY, user="U9") is not None
+        assert [] == bot.slack.calls("conversations.members")
+
+
+async def test_with_corrections_disabled_there_is_no_menu_and_the_actions_are_refused(tmp_path: Path) -> None:
+    """`[corrections] enabled = false`: the posted digest has no ⋮; a forged action is answered, no modal."""
+    with fix_bot(tmp_path, corrections={"enabled": False}) as bot:
+        menus = [
+            e
+            for b in bot.posted["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["type"] == "overflow"
+        ]
+        bot.posted = {**bot.posted, "blocks": render_digest(representative_digest(), fixes=True)[0]["blocks"]}
+        assert ([], None) == (menus, await bot.open_modal(FIX_BLURB))
+        assert bot.slack.responses("U1")[0]["text"].startswith("ダイジェストの修正は無効")

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from digestbot.agents.factory import build_agents
 from digestbot.config_reload import ConfigHolder
 from digestbot.delivery import deliver
+from digestbot.domain import Digest
 from digestbot.graph.state import Verdict
 from digestbot.settings import Settings, load_settings
 from digestbot.slack.app import build_app
@@ -92,7 +93,10 @@ def item_section(message: dict[str, Any], item: str) -> str:
 
 
 @contextmanager
-def fix_bot(tmp_path: Path) -> Iterator[FixBot]:
+def fix_bot(
+    tmp_path: Path, *, digest: Digest | None = None, corrections: dict[str, Any] | None = None
+) -> Iterator[FixBot]:
+    """`digest` (default: the representative one) delivered; `corrections` overrides `[corrections]`."""
     with SlackServer() as slack:
         slack.set_members(CHANNEL, [f"U{n}" for n in range(1, 6)])
         env = {
@@ -102,12 +106,17 @@ def fix_bot(tmp_path: Path) -> Iterator[FixBot]:
             "SLACK_BOT_TOKEN": slack.token,
         }
         settings = load_settings(ROOT / "config", env, env_file=tmp_path / "no.env")
+        if corrections:
+            app_config = settings.app.model_copy(
+                update={"corrections": settings.app.corrections.model_copy(update=corrections)}
+            )
+            settings = settings.model_copy(update={"app": app_config})
         chat = scripted()
         fixit = FixState(make_agents=lambda s: build_agents(s, chat_model=chat), page_size=2)
         services = BotServices(config=ConfigHolder(lambda: settings), now=lambda: NOW, fixit=fixit)
         client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
         app = build_app(services, client, signing_secret=SECRET, process_before_response=True)
-        deliver(representative_digest(), settings, settings.store_url, now=lambda: NOW)
+        deliver(digest or representative_digest(), settings, settings.store_url, now=lambda: NOW)
         try:
             yield FixBot(slack, settings, services, app, chat, slack.messages(CHANNEL)[0])
         finally:
