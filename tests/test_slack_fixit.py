@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from digestbot.feedback import hash_user
 from digestbot.slack.render import FIX_BLURB, FIX_CATEGORY, render_digest
@@ -172,3 +173,13 @@ async def test_with_corrections_disabled_there_is_no_menu_and_the_actions_are_re
         bot.posted = {**bot.posted, "blocks": render_digest(representative_digest(), fixes=True)[0]["blocks"]}
         assert ([], None) == (menus, await bot.open_modal(FIX_BLURB))
         assert bot.slack.responses("U1")[0]["text"].startswith("ダイジェストの修正は無効")
+
+
+def test_manifest_declares_what_fixes_need() -> None:
+    """Interactivity (menu, modals) and the scopes for conversations.members, history and chat.update."""
+    manifest = yaml.safe_load(
+        (Path(__file__).parents[1] / "slack" / "manifest.yml").read_text(encoding="utf-8")
+    )
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history"} <= scopes
