@@ -14,7 +14,19 @@ from digestbot.feedback import hash_user
 from digestbot.slack.render import FIX_BLURB, FIX_CATEGORY, render_digest
 from digestbot.store.corrections import blurb_history, latest_category_corrections
 from digestbot.store.schema import open_engine
-from support.fixit_bot import CHANNEL, GOOD, GOOD_OTHER, ITEM, OTHER, FixBot, fix_bot, item_section, scripted
+from digestbot.testing.slack_interactive import signed, submission
+from support.fixit_bot import (
+    CHANNEL,
+    GOOD,
+    GOOD_OTHER,
+    ITEM,
+    OTHER,
+    SECRET,
+    FixBot,
+    fix_bot,
+    item_section,
+    scripted,
+)
 from support.sample_digest import large_digest, representative_digest
 
 BAD = "検索精度を87%改善したと主張する手法。"  # 87% is nowhere in the source: the number guard fails
@@ -183,3 +195,16 @@ def test_manifest_declares_what_fixes_need() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history"} <= scopes
+
+
+async def test_an_empty_note_or_unreadable_metadata_keeps_the_modal_open_with_an_error(bot: FixBot) -> None:
+    """A blank note, or private_metadata not in our shape: Slack gets response_action=errors, no work runs."""
+    view = await bot.open_modal(FIX_BLURB)
+    assert view is not None
+    tampered = {**view, "private_metadata": json.dumps({"c": "C0DIGEST01", "t": "1", "h": "", "i": "x"})}
+    answers = []
+    for shown, note in ((view, " \u200b "), (tampered, "手法を")):
+        response = await bot.app.async_dispatch(signed(submission(shown, {"note": note}, user="U1"), SECRET))
+        answers.append(json.loads(response.body)["response_action"])
+    assert (["errors", "errors"], 0) == (answers, bot.services.tasks.pending)
+    assert [] == bot.slack.calls("chat.update")

@@ -109,18 +109,16 @@ async def _submission(
     target = views.parse_target(view.get("private_metadata"))
     user, team = _user(body)
     raw = views.submitted(view, block, action)
-    services = services_of(context)
-    settings = await services.blocking(services.config.current)
-    value = clean_note(raw, settings.app.corrections.note_max_chars) if blurb else raw
     if target is None or not user:
         await ack(response_action="errors", errors={block: UNREADABLE})
         return
-    if not value:
+    if not clean_note(raw, 1):  # nothing but spaces or control characters
         await ack(
             response_action="errors", errors={block: "入力してください。" if blurb else "選んでください。"}
         )
         return
-    await ack()
+    await ack()  # the modal closes; everything below runs after the ack
+    services = services_of(context)
 
     async def tell(text: str) -> None:
         try:
@@ -129,6 +127,8 @@ async def _submission(
             log.warning("fix: could not answer the user: %s", type(exc).__name__)
 
     async def work() -> None:
+        settings = await services.blocking(services.config.current)
+        value = clean_note(raw, settings.app.corrections.note_max_chars) if blurb else raw
         if refusal := await _refusal(services, client, settings, target.channel, user):
             await tell(refusal)
             return
