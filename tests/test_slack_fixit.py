@@ -81,6 +81,7 @@ async def test_a_rewrite_that_fails_a_guard_leaves_the_message_unchanged(bot: Fi
     answer = bot.slack.ephemeral(CHANNEL)[-1]
     assert ([], bot.posted["blocks"]) == (bot.slack.calls("chat.update"), bot.message()["blocks"])
     assert ("U1", True) == (answer["user"], "チェックを通りませんでした" in answer["text"])
+    assert "原文にない数値" in answer["text"]  # the guard's own Japanese line, not its English reason
     assert ["rejected"] == [r.status for r in blurb_history(open_engine(bot.settings.store_url))]
 
 

@@ -19,16 +19,20 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
 
+from digestbot.agents import guards
 from digestbot.agents.base import AgentError, Agents
 from digestbot.domain import Item
 from digestbot.graph.state import Classification
 from digestbot.settings import Category, Settings
 from digestbot.store.corrections import CategoryCorrection, latest_category_corrections
 from digestbot.store.taste import items_by_id
+
+if TYPE_CHECKING:
+    from digestbot.graph.nodes.judge import Judged
 
 EXAMPLE_TITLE_CHARS = 200
 EXAMPLE_TEXT_CHARS = 160  # the start of the abstract or article: enough to recognise the topic
@@ -83,10 +87,23 @@ async def rewrite_blurb(
     except AgentError as exc:
         return Rewrite("failed", "", f"要約を書き直せませんでした（{str(exc)[:200]}）")
     if judged.action != "keep":
-        return Rewrite("rejected", blurb, f"新しい要約がチェックを通りませんでした: {judged.why[:300]}")
+        why = _reader_reason(item, blurb, judged, pipeline.summary_max_chars)
+        return Rewrite("rejected", blurb, f"新しい要約がチェックを通りませんでした: {why}")
     if judged.blurb.strip() == old_blurb.strip():
         return Rewrite("unchanged", judged.blurb, "書き直した要約が元の要約と同じでした")
     return Rewrite("applied", judged.blurb, "")
+
+
+def _reader_reason(item: Item, blurb: str, judged: Judged, max_chars: int) -> str:
+    """Why a rewrite was refused, in the reader's language: the guards' own Japanese fix-it lines
+    (written by code, not by the model), else the judge's scores that fell short."""
+    report = guards.check_blurb(item, blurb, max_chars=max_chars)
+    if not report.ok:
+        return report.feedback()[:300]
+    scores = judged.scores
+    return (
+        f"判定のスコアが基準に届きませんでした（忠実性 {scores.faithfulness}/5、日本語 {scores.japanese}/5）"
+    )
 
 
 # --- few-shot examples for the classifier ---------------------------------------------------------
