@@ -358,6 +358,9 @@ class Category(_Model):
     keywords_en: tuple[str, ...] = ()
     keywords_ja: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    # Terms that, in an item's title, declare a paper type this category is defined by ("survey"):
+    # the offline classifier then puts the item here whatever its topic.
+    title_terms: tuple[str, ...] = ()
     cap: Positive = 8
 
     @property

@@ -1,13 +1,17 @@
 """Offline classifier: similarity to category prototypes, plus keyword evidence that never decides alone.
 
 Each category becomes a few prototype texts (its description, each include hint and example, its
-name with its keywords), embedded once per category set. An item (title + the first sentences of
-its text, `words` long) is compared with every prototype; a category's similarity is that of its
-nearest prototype. Similarities are standardised across the categories (e5 cosines sit in a narrow
-band, so the ranking matters, not the raw value), then keyword evidence from the keyword scorer
-(`offline_classify.CategoryModel`) is added, but only where it is not a lone generic hit: it needs
-two distinct terms or a hit in the title. Nothing fits when the nearest prototype is far and no
-keyword evidence counts: the item goes to the fallback category.
+name with its keywords), embedded once per category set. An item is embedded twice, its title alone
+and its title + the first sentences of its text (`words` long), and the two vectors are mixed
+(`title_weight`: the title says what the paper is, the abstract opens with background). It is
+compared with every prototype; a category's support is the mean similarity of its `top_k` nearest
+prototypes (one stray short hint close to everything does not carry a category). Supports are
+standardised across the categories (e5 cosines sit in a narrow band, so the ranking matters, not the
+raw value), then keyword evidence from the keyword scorer (`offline_classify.CategoryModel`) is
+added, but only where it is not a lone generic hit: it needs two distinct terms or a hit in the
+title. A title that declares a paper type a category is defined by (its `title_terms`: "A Survey
+of ...") decides that category. Nothing fits when the nearest prototype is far and no keyword
+evidence counts: the item goes to the fallback category.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from digestbot.agents.embedding import EmbeddingCache, Kind
 from digestbot.agents.offline_classify import CategoryModel, CategoryScore
-from digestbot.agents.offline_text import normalize
+from digestbot.agents.offline_text import TermMatcher, normalize
 from digestbot.domain import Item
 from digestbot.graph.state import Classification
 from digestbot.settings import Category
@@ -34,6 +38,8 @@ class SemanticParams:
     """The classifier's knobs, hashed into its fingerprint. Defaults: chosen by LOO (`evals/README.md`)."""
 
     words: int = 16  # input length: title + first sentences, in words
+    title_weight: float = 0.5  # share of the title's own vector in the item's vector (0: not embedded)
+    top_k: int = 2  # a category's support: mean cosine of its k nearest prototypes
     item_kind: Kind = "query"  # e5 prefix for the item ("query: ") against "passage: " prototypes
     keyword_weight: float = 0.75  # full keyword evidence adds this many standard deviations
     strong_keywords: float = 6.0  # keyword score that counts as full evidence
@@ -62,6 +68,8 @@ class Evidence:
     nearest: tuple[str, ...]  # that prototype's text
     keywords: tuple[CategoryScore, ...]
     title_hit: tuple[bool, ...]
+    support: tuple[float, ...] = ()  # mean cosine of the top_k nearest prototypes (empty: similarity)
+    declared: tuple[bool, ...] = ()  # the title holds one of the category's title_terms
 
 
 def prototypes(cat: Category) -> list[str]:
@@ -88,17 +96,18 @@ def decide(
 ) -> Classification:
     """The classification from the evidence: a pure function (the leave-one-out eval calls it directly)."""
     live = [i for i, cat in enumerate(categories) if cat.id != other]
-    sims = np.array([evidence.similarity[i] for i in live], dtype=np.float64)
-    spread = float(sims.std()) or 1.0
+    support = np.array([(evidence.support or evidence.similarity)[i] for i in live], dtype=np.float64)
+    spread = float(support.std()) or 1.0
     keyword = [keyword_evidence(evidence.keywords[i], evidence.title_hit[i], params) for i in live]
-    standard = [(float(s) - float(sims.mean())) / spread for s in sims]
+    standard = [(float(s) - float(support.mean())) / spread for s in support]
     combined = [z + params.keyword_weight * k for z, k in zip(standard, keyword, strict=True)]
-    ranked = sorted(range(len(live)), key=lambda j: (-combined[j], j))
+    declared = [bool(evidence.declared) and evidence.declared[i] for i in live]
+    ranked = sorted(range(len(live)), key=lambda j: (not declared[j], -combined[j], j))
     if not ranked:
         return _no_fit(item_id, other, "no categories")
     best = ranked[0]
-    best_sim = float(sims[best])
-    if not any(keyword):
+    best_sim = float(evidence.similarity[live[best]])
+    if not any(keyword) and not declared[best]:
         if best_sim < params.min_similarity:
             return _no_fit(item_id, other, f"nearest prototype {best_sim:.3f} < {params.min_similarity}")
         if max(standard) < params.min_lead:
@@ -106,6 +115,7 @@ def decide(
                 item_id, other, f"no category stands out ({max(standard):.2f} < {params.min_lead})"
             )
     margin = combined[best] - combined[ranked[1]] if len(ranked) > 1 else params.full_margin
+    margin = params.full_margin if declared[best] else margin
     confidence = round(min(0.95, 0.3 + 0.65 * min(1.0, max(0.0, margin) / params.full_margin)), 2)
     span = params.strong_similarity - params.min_similarity
     strength = max(keyword[best], min(1.0, max(0.0, (best_sim - params.min_similarity) / span)))
@@ -132,7 +142,8 @@ def _reason(
 ) -> str:
     nearest = evidence.nearest[index]
     nearest = nearest if len(nearest) <= 60 else nearest[:59] + "…"
-    text = f"nearest: 「{nearest}」 {evidence.similarity[index]:.3f}"
+    text = "title declares the type; " if evidence.declared and evidence.declared[index] else ""
+    text += f"nearest: 「{nearest}」 {evidence.similarity[index]:.3f}"
     if runner_up is not None:
         text += f" (next {categories[runner_up].id} {evidence.similarity[runner_up]:.3f})"
     terms = evidence.keywords[index].top_terms(3)
@@ -166,6 +177,7 @@ class SemanticClassifier:
         self.categories = keywords.categories
         self.other = keywords.other
         texts = [prototypes(cat) if cat.id != self.other else [] for cat in self.categories]
+        self._title_terms = [TermMatcher(cat.title_terms) if cat.title_terms else None for cat in self.categories]
         flat = [text for group in texts for text in group]
         vectors = embeddings.texts(flat, "passage")
         self._owner = np.array([i for i, group in enumerate(texts) for _ in group], dtype=np.int64)
@@ -193,28 +205,46 @@ class SemanticClassifier:
         self, items: Sequence[Item], words: int | None = None, kind: Kind | None = None
     ) -> list[Evidence]:
         """Similarities (embedding the items, through the cache) and keyword scores for each item."""
-        vectors = self.embeddings.items(items, words or self.params.words, kind or self.params.item_kind)
+        kind = kind or self.params.item_kind
+        vectors = self.embeddings.items(items, words or self.params.words, kind)
+        weight = self.params.title_weight
+        if weight > 0 and len(items):
+            titles = self.embeddings.texts([" ".join(item.title.split()) or "-" for item in items], kind)
+            mixed = (1.0 - weight) * vectors + weight * titles
+            vectors = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
         return [self._evidence(item, row) for item, row in zip(items, vectors, strict=True)]
 
     def _evidence(self, item: Item, row: Vectors) -> Evidence:
         cosines = self._vectors @ row if len(self._texts) else np.zeros(0, dtype=np.float32)
         sims: list[float] = []
+        support: list[float] = []
         nearest: list[str] = []
         for index in range(len(self.categories)):
             mine = np.flatnonzero(self._owner == index)
             if not len(mine):
                 sims.append(0.0)
+                support.append(0.0)
                 nearest.append("")
                 continue
-            top = int(mine[int(np.argmax(cosines[mine]))])
-            sims.append(float(cosines[top]))
-            nearest.append(self._texts[top])
+            order = mine[np.argsort(-cosines[mine], kind="stable")]
+            sims.append(float(cosines[order[0]]))
+            support.append(float(np.mean(cosines[order[: max(1, self.params.top_k)]])))
+            nearest.append(self._texts[int(order[0])])
         title_keys = set(self.keywords.matcher.keys(normalize(item.title)))
         title_hit = [False] * len(self.categories)
         for key in title_keys:
             for entry in self.keywords.table.get(key, ()):
                 title_hit[entry.category] = title_hit[entry.category] or entry.weight > 0
-        return Evidence(tuple(sims), tuple(nearest), tuple(self.keywords.score(item)), tuple(title_hit))
+        title = normalize(item.title)
+        declared = tuple(bool(m and any(True for _ in m.keys(title))) for m in self._title_terms)
+        return Evidence(
+            tuple(sims),
+            tuple(nearest),
+            tuple(self.keywords.score(item)),
+            tuple(title_hit),
+            support=tuple(support),
+            declared=declared,
+        )
 
     def classify(self, items: Sequence[Item]) -> list[Classification]:
         return [
