@@ -143,15 +143,7 @@ def test_english_sentences_do_not_split_after_abbreviations() -> None:
 # --- classifier ------------------------------------------------------------------------------------
 
 
-# The embedding classifier misses one of the thirteen (the clinical paper reads as a review); it is
-# kept as a strict xfail so that it is visible, and fails loudly once it is classified right.
-_KNOWN_MISS = pytest.mark.xfail(strict=True, reason="embedding classifier: clinical paper -> survey")
-
-
-@pytest.mark.parametrize(
-    "category_id",
-    [pytest.param(c, marks=_KNOWN_MISS) if c == "application" else c for c in sorted(TYPED)],
-)
+@pytest.mark.parametrize("category_id", sorted(TYPED))
 async def test_classifier_puts_a_clearly_typed_paper_in_its_category(
     agents: OfflineAgents, settings: Settings, category_id: str
 ) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from digestbot.agents.offline_classify import CategoryScore
 from digestbot.agents.offline_semantic import Evidence, SemanticParams, decide, keyword_evidence, prototypes
+from digestbot.agents.offline_text import TermMatcher, normalize
 from digestbot.settings import Category, load_settings
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -92,3 +94,29 @@ def test_prototypes_come_from_the_category_text(categories):
     assert set(training.include) <= set(texts)
     assert set(training.examples) <= set(texts)
     assert any(training.keywords[0] in text for text in texts[-1:])
+
+
+def test_a_title_that_declares_the_paper_type_decides(categories):
+    """A survey on retrieval goes to survey (its title_terms), however close the rag prototypes are."""
+    ev = evidence(categories, {"rag": 0.92, "survey": 0.84}, {"rag": {"rag": 4.5, "retrieval": 3.0}})
+    declared = replace(ev, declared=tuple(c.id == "survey" for c in categories))
+    assert "rag" == decide(ev, categories, "other", PARAMS).primary
+    result = decide(declared, categories, "other", PARAMS)
+    assert ("survey", True) == (result.primary, result.reason.startswith("title declares the type"))
+
+
+def test_the_support_of_several_prototypes_ranks_not_the_nearest_alone(categories):
+    """One stray prototype close to the item does not carry a category whose others are far."""
+    ev = evidence(categories, {"multimodal": 0.90, "training": 0.89})
+    support = {"multimodal": 0.84, "training": 0.88}
+    ranked = replace(ev, support=tuple(support.get(c.id, 0.80) for c in categories))
+    assert "multimodal" == decide(ev, categories, "other", PARAMS).primary
+    assert "training" == decide(ranked, categories, "other", PARAMS).primary
+
+
+def test_the_shipped_survey_category_declares_its_type_by_title(categories):
+    """config/categories.toml: 'survey' has title_terms; they match a survey title, not a topic word."""
+    survey = next(c for c in categories if c.id == "survey")
+    matcher = TermMatcher(survey.title_terms)
+    assert list(matcher.keys(normalize("Retrieval Models: A Survey")))
+    assert not list(matcher.keys(normalize("Reviewing Code with Language Models")))

@@ -42,4 +42,4 @@ def test_the_grid_starts_with_the_shipped_knobs(words):
     base = SemanticParams(words=words)
     candidates = grid(base)
     assert base == candidates[0]
-    assert len(candidates) == len(set(candidates)) == 4 * 2 * 4
+    assert len(candidates) == len(set(candidates)) == 4 * 2 * 4 * 2

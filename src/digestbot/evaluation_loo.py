@@ -1,9 +1,10 @@
 """Leave-one-out estimate of the offline classifier, hyperparameters chosen inside the loop.
 
 The classifier is zero-shot (prototypes come from the categories file, never from labeled papers),
-so the only thing the labels can tune is its few knobs: input length, the item's e5 prefix and the
-keyword weight. For each held-out paper the knobs are chosen on the other papers (best accuracy,
-then macro-F1, then the a-priori order of `GRID`), and the held-out paper is classified with them.
+so the only thing the labels can tune is its few knobs: input length, the item's e5 prefix, the
+keyword weight and the title vector's weight. For each held-out paper the knobs are chosen on the
+other papers (best accuracy, then macro-F1, then the a-priori order of `GRID`), and the held-out
+paper is classified with them.
 The figures are therefore those of the whole procedure on a paper it did not choose its knobs on:
 accuracy with a Wilson 95 % interval and macro-F1 with a bootstrap 95 % interval.
 """
@@ -25,6 +26,7 @@ from digestbot.settings import Category
 WORDS: tuple[int, ...] = (16, 32, 64, 128)
 KINDS: tuple[Kind, ...] = ("query", "passage")
 KEYWORD_WEIGHTS: tuple[float, ...] = (0.0, 0.75, 1.5, 3.0)
+TITLE_WEIGHTS: tuple[float, ...] = (0.0, 0.5)
 BOOTSTRAP = 2000
 SEED = 12
 
@@ -35,9 +37,10 @@ def grid(base: SemanticParams, words: Sequence[int] = WORDS) -> list[SemanticPar
     order_words = first + [w for w in words if w != base.words]
     order_kinds = [base.item_kind, *(k for k in KINDS if k != base.item_kind)]
     order_weights = [base.keyword_weight, *(w for w in KEYWORD_WEIGHTS if w != base.keyword_weight)]
+    order_titles = [base.title_weight, *(t for t in TITLE_WEIGHTS if t != base.title_weight)]
     return [
-        replace(base, words=w, item_kind=k, keyword_weight=kw)
-        for w, k, kw in product(order_words, order_kinds, order_weights)
+        replace(base, words=w, item_kind=k, keyword_weight=kw, title_weight=t)
+        for w, k, kw, t in product(order_words, order_kinds, order_weights, order_titles)
     ]
 
 
@@ -86,7 +89,9 @@ class LooReport:
 
 
 def knobs(params: SemanticParams) -> str:
-    return f"{params.words} words, {params.item_kind}, kw {params.keyword_weight}"
+    return (
+        f"{params.words} words, {params.item_kind}, kw {params.keyword_weight}, title {params.title_weight}"
+    )
 
 
 def _score(
@@ -124,17 +129,18 @@ def leave_one_out(
     mapping: Mapping[str, Sequence[str]],
     words: Sequence[int] = WORDS,
 ) -> LooReport:
-    """Embed every paper once per (input length, prefix), then run the LOO selection over `grid`."""
+    """Embed every paper once per (input length, prefix), its title once per prefix; select over `grid`."""
     items = [paper.item() for paper in papers]
     gold = [paper.category_ja for paper in papers]
     labels = [label for label in mapping if label in set(gold)]
-    evidence: dict[tuple[int, Kind], list[Evidence]] = {
-        (w, k): classifier.evidence(items, w, k) for w, k in product(words, KINDS)
-    }
     candidates = grid(classifier.params, words)
+    titles = sorted({p.title_weight for p in candidates})
+    evidence: dict[tuple[int, Kind, float], list[Evidence]] = {
+        (w, k, t): classifier.evidence(items, w, k, t) for w, k, t in product(words, KINDS, titles)
+    }
     predictions: dict[SemanticParams, list[str]] = {}
     for params in candidates:
-        rows = evidence[(params.words, params.item_kind)]
+        rows = evidence[(params.words, params.item_kind, params.title_weight)]
         predictions[params] = [
             as_gold_label(decide(ev, categories, classifier.other, params).primary, g, mapping)
             for ev, g in zip(rows, gold, strict=True)
