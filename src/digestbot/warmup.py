@@ -114,7 +114,7 @@ class Warmup:
             if self._classifier is None:  # embeds the category prototypes (once per category set)
                 model = category_model(self._categories, self._other)
                 self._classifier = SemanticClassifier(model, self._embeddings, self._params)
-            self._embeddings.items(items, self._params.words, self._params.item_kind)
+            self._classifier.vectors(items)  # exactly what the pre-rank embeds (input and title)
             self.stats.embedded += len(items)
         except Exception as exc:  # an optimisation only: the pre-rank embeds whatever is missing
             log.warning("embedding warm-up stopped (the pre-rank embeds the rest): %s", exc)

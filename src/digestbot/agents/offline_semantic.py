@@ -211,14 +211,28 @@ class SemanticClassifier:
         title_weight: float | None = None,
     ) -> list[Evidence]:
         """Similarities (embedding the items, through the cache) and keyword scores for each item."""
+        vectors = self.vectors(items, words, kind, title_weight)
+        return [self._evidence(item, row) for item, row in zip(items, vectors, strict=True)]
+
+    def vectors(
+        self,
+        items: Sequence[Item],
+        words: int | None = None,
+        kind: Kind | None = None,
+        title_weight: float | None = None,
+    ) -> Vectors:
+        """The items' vectors (through the cache): title + first words, mixed with the title alone.
+
+        Everything the classifier embeds for an item goes through here (the warm-up calls it too)."""
         kind = kind or self.params.item_kind
         vectors = self.embeddings.items(items, words or self.params.words, kind)
         weight = self.params.title_weight if title_weight is None else title_weight
-        if weight > 0 and len(items):
-            titles = self.embeddings.texts([" ".join(item.title.split()) or "-" for item in items], kind)
-            mixed = (1.0 - weight) * vectors + weight * titles
-            vectors = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
-        return [self._evidence(item, row) for item, row in zip(items, vectors, strict=True)]
+        if weight <= 0 or not len(items):
+            return vectors
+        titles = self.embeddings.texts([" ".join(item.title.split()) or "-" for item in items], kind)
+        mixed = (1.0 - weight) * vectors + weight * titles
+        out: Vectors = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
+        return out
 
     def _evidence(self, item: Item, row: Vectors) -> Evidence:
         cosines = self._vectors @ row if len(self._texts) else np.zeros(0, dtype=np.float32)
