@@ -183,11 +183,15 @@ class SemanticClassifier:
         flat = [text for group in texts for text in group]
         vectors = embeddings.texts(flat, "passage")
         self._owner = np.array([i for i, group in enumerate(texts) for _ in group], dtype=np.int64)
+        self._learned = np.zeros(len(self._owner), dtype=bool)  # the team's corrected items
         self._texts = flat
         self._vectors = vectors
 
     def add_prototypes(self, examples: Sequence[tuple[str, str]]) -> None:
-        """Extra prototypes `(category id, text)`: the team's corrected items (unknown ids are skipped)."""
+        """Extra prototypes `(category id, text)`: the team's corrected items (unknown ids are skipped).
+
+        A corrected item is a real item, not a hint: its own similarity is the category's support when
+        higher than the mean of the category's `top_k` nearest configured prototypes."""
         index = {cat.id: i for i, cat in enumerate(self.categories) if cat.id != self.other}
         known = [
             (index[cid], " ".join(text.split())) for cid, text in examples if cid in index and text.strip()
@@ -196,6 +200,7 @@ class SemanticClassifier:
             return
         vectors = self.embeddings.texts([text for _, text in known], "passage")
         self._owner = np.concatenate([self._owner, np.array([i for i, _ in known], dtype=np.int64)])
+        self._learned = np.concatenate([self._learned, np.ones(len(known), dtype=bool)])
         self._texts = [*self._texts, *(text for _, text in known)]
         self._vectors = np.vstack([self._vectors, vectors]) if len(self._vectors) else vectors
 
@@ -248,7 +253,9 @@ class SemanticClassifier:
                 continue
             order = mine[np.argsort(-cosines[mine], kind="stable")]
             sims.append(float(cosines[order[0]]))
-            support.append(float(np.mean(cosines[order[: max(1, self.params.top_k)]])))
+            hints = order[~self._learned[order]][: max(1, self.params.top_k)]
+            learned = cosines[order[self._learned[order]]]  # a corrected item counts alone
+            support.append(max([float(np.mean(cosines[hints])) if len(hints) else -1.0, *learned.tolist()]))
             nearest.append(self._texts[int(order[0])])
         title_keys = set(self.keywords.matcher.keys(normalize(item.title)))
         title_hit = [False] * len(self.categories)
