@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from tests.conftest import build_item
 
-from digestbot.agents.offline_classify import CategoryScore
-from digestbot.agents.offline_semantic import Evidence, SemanticParams, decide, keyword_evidence, prototypes
+from digestbot.agents.embedding import EmbeddingCache, Kind, Vectors
+from digestbot.agents.offline_classify import CategoryScore, category_model
+from digestbot.agents.offline_semantic import (
+    Evidence,
+    SemanticClassifier,
+    SemanticParams,
+    decide,
+    keyword_evidence,
+    prototypes,
+)
 from digestbot.agents.offline_text import TermMatcher, normalize
 from digestbot.settings import Category, load_settings
 
@@ -120,3 +132,33 @@ def test_the_shipped_survey_category_declares_its_type_by_title(categories):
     matcher = TermMatcher(survey.title_terms)
     assert list(matcher.keys(normalize("Retrieval Models: A Survey")))
     assert not list(matcher.keys(normalize("Reviewing Code with Language Models")))
+
+
+class _Recording:
+    """A fake embedder: a fixed vector per text (from its hash), and the texts it was asked for."""
+
+    model_id = "recording-fake"
+
+    def __init__(self) -> None:
+        self.embedded = 0
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        self.embedded += len(texts)
+        self.texts += texts
+        rows = [np.frombuffer(hashlib.sha256(f"{kind}{t}".encode()).digest(), np.uint8) for t in texts]
+        vectors = np.asarray(rows, dtype=np.float32) - 127.5
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("weight", "titles"), [(0.5, 1), (0.0, 0)])
+def test_the_title_is_embedded_alone_only_when_it_weighs(categories, weight, titles):
+    """title_weight 0.5: the title alone is one more text per item; 0: it is never embedded."""
+    embedder = _Recording()
+    params = replace(PARAMS, title_weight=weight)
+    classifier = SemanticClassifier(category_model(categories, "other"), EmbeddingCache(embedder), params)
+    before = len(embedder.texts)
+    item = build_item("arxiv:2601.00001", title="A Title", text="Some text here.")
+    [row] = classifier.vectors([item])
+    assert (1 + titles, titles == 1) == (len(embedder.texts) - before, "A Title" in embedder.texts)
+    assert 1.0 == pytest.approx(float(np.linalg.norm(row)), abs=1e-5)
