@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fakes import QIITA_TOKEN, CountingModel
-from benchmarks.knobs import ROOT, Knobs, naive_overrides, ours_overrides, write_agents, write_config
+from benchmarks.knobs import (
+    ROOT,
+    Knobs,
+    fast_overrides,
+    naive_overrides,
+    ours_overrides,
+    write_agents,
+    write_config,
+)
 from benchmarks.peers import PEERS, STRATEGIES
 from benchmarks.proc import base_env, child, say, window_spec
 from benchmarks.week import Week, build_week
@@ -51,13 +59,7 @@ def scaled_week(base: Settings, knobs: Knobs, scale: float) -> Week:
 
 
 def _fast(knobs: Knobs, entries: int) -> dict[str, Any]:
-    return {
-        **ours_overrides(knobs),
-        "sources.arxiv.delay_seconds": 0.0,
-        "sources.arxiv.max_results": max(10_000, entries + 1000),  # the 10x week has 30,000 entries
-        "llm.requests_per_second": 1000.0,
-        "llm.max_concurrency": 16,
-    }
+    return {**ours_overrides(knobs), **fast_overrides(entries)}
 
 
 def run_one(

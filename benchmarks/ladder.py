@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fakes import CountingModel
-from benchmarks.knobs import ROOT, Knobs, ours_overrides, write_agents, write_config
+from benchmarks.knobs import ROOT, Knobs, fast_overrides, ours_overrides, write_agents, write_config
 from benchmarks.proc import child, say, window_spec
 from benchmarks.week import Week
 from digestbot.settings import Category, Price
@@ -160,9 +160,7 @@ def run_ladder(
     for variant in variants:
         overrides = {
             **ours_overrides(knobs),
-            "sources.arxiv.delay_seconds": 0.0,
-            "llm.requests_per_second": 1000.0,
-            "llm.max_concurrency": 16,
+            **fast_overrides(),
             **variant.overrides,
         }
         config = write_config(tmp / f"config-{variant.key}", overrides)

@@ -60,14 +60,39 @@ def ideal(
 ) -> tuple[float, dict[str, float]]:
     """max(arXiv etiquette floor, LLM work ÷ the provider's stated concurrency, LLM calls ÷ its rate limit).
 
-    Our own `llm.max_concurrency` is not in it: a cap we chose is not a floor (issue 18).
+    The arXiv floor is the waits its etiquette forces: 3 s between requests, so (requests − 1) × 3 s.
+    Our own `llm.max_concurrency` and `llm.requests_per_second` are not in it, nor the embedding CPU:
+    a cap we chose, or work we do, is not a floor (issue 18).
     """
     parts = {
-        "arxiv_floor": knobs.arxiv_delay * arxiv_requests,
+        "arxiv_floor": knobs.arxiv_delay * max(0, arxiv_requests - 1),
         "llm_concurrency": calls * mean_latency / knobs.provider_concurrency,
         "llm_rate_limit": calls / knobs.requests_per_second,
     }
     return max(parts.values()), {k: round(v, 2) for k, v in parts.items()}
+
+
+def breakdown(raw: Mapping[str, Any]) -> dict[str, float]:
+    """Where a digest run's wall time went, in the order it happens (the first four add up to wall).
+
+    fetch: until the last source is stored; embed: from there until the classifier starts (the
+    warm-up's last pages, loading the window, prefilter, pre-rank); llm: classifier to last verdict;
+    other: compose, files, trends. `embed_overlapped`: the warm-up worker's seconds during the fetch.
+    """
+    stages, wall = raw.get("stages", {}), float(raw["wall_seconds"])
+    fetched = stages.get("fetch", [0.0, 0.0])[1]
+    llm_start = stages.get("candidates", [fetched])[0]
+    ends = [span[1] for name, span in stages.items() if name in ("classify", "summarize", "judge")]
+    llm_end = max([llm_start, *ends])
+    warm = raw.get("warmup") or {}
+    return {
+        "fetch": round(fetched, 2),
+        "embed": round(llm_start - fetched, 2),
+        "llm": round(llm_end - llm_start, 2),
+        "other": round(wall - llm_end, 2),
+        "embed_overlapped": round(float(warm.get("seconds", 0.0)), 2),
+        "embedded_items": int(warm.get("embedded", 0)),
+    }
 
 
 def cost(price: Price | None, tokens_in: int, tokens_out: int) -> float:
@@ -209,7 +234,11 @@ def targets(summary: dict[str, Any], ingest: dict[str, Any]) -> list[dict[str, A
         ),
         ("wall ÷ floor ≤ 1.2", round(ours["wall_over_ideal"], 3), ours["wall_over_ideal"] <= 1.2),
         ("re-run: 0 LLM calls", rerun["llm_calls"], rerun["llm_calls"] == 0),
-        ("re-run under 10 s", f"{rerun['wall_seconds']} s", rerun["wall_seconds"] < 10),
+        (
+            "re-run: wall ÷ floor ≤ 1.2 (the floor is the arXiv etiquette)",
+            f"{rerun['wall_seconds']} s, {round(rerun['wall_over_ideal'], 3)}",
+            rerun["wall_over_ideal"] <= 1.2,
+        ),
         (
             "ingest ≥ 2,000 entries/s",
             f"{ingest['entries_per_second']:,}/s",

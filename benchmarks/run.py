@@ -153,6 +153,7 @@ def summarize(knobs: Knobs, base: Settings, week: Week, runs: dict[str, Any]) ->
             arxiv_requests=requests[name],
             peak_rss_mb=r["peak_rss_mb"],
         ).to_dict()
+        table[name]["breakdown"] = report.breakdown(r)
     sample, full = raw["naive"], raw["ladder_naive"]
     naive_row = next(row for row in runs["ladder"] if row["key"] == "naive")
     scale = sample["items_in_window"] / max(1, sample["items"])
@@ -255,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "llm_server": {
             name: {**asdict(t), "latencies": len(t.latencies)} for name, t in runs["tallies"].items()
+        },
+        "shipped": {
+            "sources.arxiv.page_size": base.app.sources.arxiv.page_size,
+            "sources.arxiv.delay_seconds": base.app.sources.arxiv.delay_seconds,
+            "llm.max_concurrency": base.app.llm.max_concurrency,
+            "llm.requests_per_second": base.app.llm.requests_per_second,
         },
         "bench_seconds": round(time.perf_counter() - started, 1),
         "load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},

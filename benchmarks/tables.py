@@ -52,6 +52,25 @@ def table(runs: Mapping[str, Mapping[str, Any]], ratios: Mapping[str, float]) ->
     return "\n".join(lines)
 
 
+def breakdown_table(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    """Wall, floor and where the wall time went (`report.breakdown`), for the measured digest runs."""
+    head = (
+        "| run | wall (s) | floor (s) | wall ÷ floor | fetch | embed after the fetch | LLM | other | "
+        "embedded during the fetch |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in runs.items():
+        b = r.get("breakdown")
+        if not b:
+            continue
+        lines.append(
+            f"| {name} | {r['wall_seconds']:.1f} | {r['ideal_seconds']:.1f} | {r['wall_over_ideal']:.2f} | "
+            f"{b['fetch']:.1f} | {b['embed']:.1f} | {b['llm']:.1f} | {b['other']:.1f} | "
+            f"{b['embedded_items']:,} items, {b['embed_overlapped']:.1f} s |"
+        )
+    return "\n".join(lines)
+
+
 def targets_table(targets: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in targets]
@@ -121,6 +140,7 @@ def render(result: Mapping[str, Any]) -> str:
     quality = summary["quality"]
     parts = [
         table(runs, summary["ratios"]),
+        breakdown_table(runs),
         targets_table(result["targets"]),
         ladder_table(summary["ladder"]),
         eval_table(summary["eval"]),
