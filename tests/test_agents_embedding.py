@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from tests.conftest import build_item
 
-from digestbot.agents.embedding import EmbeddingCache, Kind, Vectors, clip_words, item_input, shared_embedder
+from digestbot.agents.embedding import (
+    BATCH,
+    EmbeddingCache,
+    Kind,
+    Vectors,
+    clip_words,
+    item_input,
+    shared_embedder,
+)
 from digestbot.agents.offline import OfflineAgents
 from digestbot.agents.offline_semantic import SemanticParams
 from digestbot.domain import Item
@@ -152,12 +160,13 @@ class Recording:
 
 
 def test_the_model_never_gets_more_than_a_batch_of_texts_at_once(tmp_path):
-    """300 items asked at once reach the model 128 (`batch`) at a time, in order, each stored once."""
+    """300 items asked at once reach the model `BATCH` (64) at a time, in order, each stored once."""
     items = [paper(n, f"Paper number {n}", "x" * n) for n in range(300)]
     cache = ResultCache(f"sqlite:///{tmp_path / 'store.db'}")
     model = Recording()
     rows = EmbeddingCache(model, cache).items(items, 16, "query")
-    assert [128, 128, 44] == model.calls
+    assert [BATCH] * (300 // BATCH) + [300 % BATCH] == model.calls
+    assert 64 == BATCH
     assert [len(item_input(item, 16)) for item in items] == [int(x) for x in rows[:, 0]]
     assert 300 == cache.count()
     small = Recording()

@@ -18,7 +18,7 @@ cannot be posted anyway (a category posts at most `cap` items). The cut, `[pipel
   far its embedding is from the prototypes.
 - **Nothing to cut, nothing embedded.** When the candidates fit within the sum of the quotas, the
   step returns them all without loading the model.
-- **A chunk at a time.** Candidates are embedded `chunk` (128) at a time and each is reduced at
+- **A chunk at a time.** Candidates are embedded `chunk` (64) at a time and each is reduced at
   once to a `Score` (its id, its level per category, strong or not): neither the embeddings nor the
   evidence of the whole week are ever held, and the selection is the same whatever the chunk size.
   `Scorer.add` takes items as they come (a page at a time); `select_scores` makes the cut.
