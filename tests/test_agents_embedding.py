@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from digestbot.agents.embedding import (
     Vectors,
     clip_words,
     item_input,
+    release_freed_memory,
     shared_embedder,
 )
 from digestbot.agents.offline import OfflineAgents
@@ -172,3 +174,9 @@ def test_the_model_never_gets_more_than_a_batch_of_texts_at_once(tmp_path):
     small = Recording()
     EmbeddingCache(small, None, batch=7).texts([f"text {n}" for n in range(20)], "passage")
     assert [7, 7, 6] == small.calls
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_model_buffers_go_back_to_the_os_on_glibc():
+    """The mmap threshold is fixed (so large freed blocks are unmapped), and setting it again succeeds."""
+    assert release_freed_memory() is True
