@@ -135,3 +135,31 @@ def test_a_run_fetches_and_warms_the_pre_rank_through_the_store(tmp_path: Path) 
         stats.embedded,
         shared_embedder().embedded - before,
     )
+
+
+class Failing(Hashing):
+    """Fails on its first call (the warm-up's), then embeds like `Hashing` (the pre-rank's calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> Vectors:
+        if not self.failed:
+            self.failed = True
+            raise MemoryError("no room for the activations")
+        return super().embed(texts, kind)
+
+
+def test_a_failing_warm_up_stops_quietly_and_the_pre_rank_embeds_the_rest() -> None:
+    """The warm-up is only a head start: when the model fails there, the pre-rank embeds and cuts the same."""
+    items, embedder = papers(12), Failing()
+    with Warmup(EmbeddingCache(embedder), CATS, "other", EVERYTHING, TIGHT) as warm:
+        warm.submit(items[:6])
+        warm.submit(items[6:])
+
+    after = prerank(items, CATS, "other", TIGHT, embeddings=EmbeddingCache(embedder))
+    cold = prerank(items, CATS, "other", TIGHT, embeddings=EmbeddingCache(Hashing()))
+
+    assert ("MemoryError: no room for the activations", 0) == (warm.stats.failure, warm.stats.embedded)
+    assert cold == after
