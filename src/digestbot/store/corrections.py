@@ -6,10 +6,12 @@ the history stays; readers of the category corrections use the latest one per it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Engine, Index, Integer, String, Table, Text, func, insert, select
+from sqlalchemy import Column, Engine, Index, Integer, Row, String, Table, Text, func, insert, select
 
 from digestbot.store.schema import UtcDateTime, metadata, write_transaction
 
@@ -73,10 +75,22 @@ class CategoryCorrection:
     created_at: datetime | None = None
 
 
-def add_blurb_correction(engine: Engine, row: BlurbCorrection, now: datetime) -> None:
-    values = {**row.__dict__, "created_at": now}
+Correction = TypeVar("Correction", BlurbCorrection, CategoryCorrection)
+
+
+def _add(engine: Engine, table: Table, row: BlurbCorrection | CategoryCorrection, now: datetime) -> None:
     with write_transaction(engine) as conn:
-        conn.execute(insert(blurb_corrections).values(**values))
+        conn.execute(insert(table).values(**{**asdict(row), "created_at": now}))
+
+
+def _read(kind: type[Correction], rows: Iterable[Row[Any]]) -> list[Correction]:
+    """Rows as `kind` (its fields by name; the table's `id` is not one of them)."""
+    names = [f.name for f in fields(kind)]
+    return [kind(**{name: row._mapping[name] for name in names}) for row in rows]
+
+
+def add_blurb_correction(engine: Engine, row: BlurbCorrection, now: datetime) -> None:
+    _add(engine, blurb_corrections, row, now)
 
 
 def blurb_history(engine: Engine, item_id: str | None = None) -> list[BlurbCorrection]:
@@ -85,27 +99,11 @@ def blurb_history(engine: Engine, item_id: str | None = None) -> list[BlurbCorre
     if item_id is not None:
         query = query.where(blurb_corrections.c.item_id == item_id)
     with engine.connect() as conn:
-        return [
-            BlurbCorrection(
-                item_id=r.item_id,
-                user_hash=r.user_hash,
-                channel_id=r.channel_id,
-                message_ts=r.message_ts,
-                note=r.note,
-                old_blurb=r.old_blurb,
-                new_blurb=r.new_blurb,
-                status=r.status,
-                reason=r.reason,
-                created_at=r.created_at,
-            )
-            for r in conn.execute(query)
-        ]
+        return _read(BlurbCorrection, conn.execute(query))
 
 
 def add_category_correction(engine: Engine, row: CategoryCorrection, now: datetime) -> None:
-    values = {**row.__dict__, "created_at": now}
-    with write_transaction(engine) as conn:
-        conn.execute(insert(category_corrections).values(**values))
+    _add(engine, category_corrections, row, now)
 
 
 def latest_category_corrections(
@@ -123,19 +121,7 @@ def latest_category_corrections(
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
-        return [
-            CategoryCorrection(
-                item_id=r.item_id,
-                title=r.title,
-                old_category=r.old_category,
-                new_category=r.new_category,
-                user_hash=r.user_hash,
-                channel_id=r.channel_id,
-                message_ts=r.message_ts,
-                created_at=r.created_at,
-            )
-            for r in conn.execute(query)
-        ]
+        return _read(CategoryCorrection, conn.execute(query))
 
 
 def current_category(engine: Engine, item_id: str) -> str | None:
