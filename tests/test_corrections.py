@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from tests.conftest import build_item
 from tests.support.agents import per_item_agents
+from tests.support.fixit_bot import fix_bot
 
 from digestbot.agents.factory import agents_for_run
 from digestbot.corrections import load_examples
@@ -19,6 +21,7 @@ from digestbot.domain import Item, SourceName, Window
 from digestbot.graph.state import Classification
 from digestbot.runner import run_digest
 from digestbot.settings import Settings, load_settings
+from digestbot.slack.render import FIX_CATEGORY
 from digestbot.store import ItemStore
 from digestbot.store.corrections import CategoryCorrection, add_category_correction
 from digestbot.store.schema import open_engine
@@ -106,6 +109,27 @@ def test_a_stored_correction_is_in_the_next_classifier_prompt_and_the_item_keeps
     assert 2 == prompt.count("</example>")  # only the template's own closing tags
     category = {e.item.id: e.category for s in outcome.digest.sections for e in s.entries}
     assert {ITEMS[0].id: "efficiency", ITEMS[1].id: "rag"} == category
+
+
+async def test_a_category_fixed_in_slack_is_a_few_shot_example_in_the_next_run(tmp_path: Path) -> None:
+    """Done when, end to end: 「カテゴリを直す」 through Bolt and the local Slack server (signed requests),
+    then the next run's classifier request, as the local OpenAI server received it, shows that item
+    with the team's category. Nothing in between is called by hand."""
+    with fix_bot(tmp_path / "data") as bot:  # the same data dir, so the same store as the run below
+        view = await bot.open_modal(FIX_CATEGORY)
+        assert view is not None
+        await bot.submit(view, {"category": "efficiency"})
+        await bot.join()
+    replies = {"ClassificationBatch": _classify, "Blurb": lambda _: BLURB, "Verdict": lambda _: VERDICT}
+    with OpenAIServer(by_schema(replies)) as server:
+        settings = _llm_settings(tmp_path, server)
+        with ItemStore(settings.store_url) as store:
+            store.upsert(ITEMS)
+        await asyncio.to_thread(run_digest, settings, WINDOW, fetch=False, out_dir=tmp_path / "out")
+        classify = [r for r in server.completions if "ClassificationBatch" in json.dumps(r)]
+    shown = re.findall(r'<example wrong="(\w+)" right="(\w+)"><title>([^\n]*?)</title>', _prompt(classify[0]))
+    assert [("rag", "efficiency")] == [(w, r) for w, r, _ in shown]
+    assert "LongRAG" in shown[0][2]
 
 
 def test_examples_are_the_latest_per_item_newest_first_bounded_and_recent(tmp_path: Path) -> None:
