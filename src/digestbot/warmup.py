@@ -30,7 +30,7 @@ from digestbot.agents.cached import ResultStore
 from digestbot.agents.embedding import EmbeddingCache
 from digestbot.agents.offline_classify import category_model
 from digestbot.agents.offline_semantic import SemanticClassifier, SemanticParams
-from digestbot.agents.prerank import quotas
+from digestbot.agents.prerank import fallback, quotas
 from digestbot.domain import Item, SourceName, Window
 from digestbot.graph.nodes.prefilter import prefilter
 from digestbot.settings import Category, PrefilterConfig, PrerankConfig, Settings
@@ -69,7 +69,7 @@ class Warmup:
     ) -> None:
         self._embeddings = embeddings
         self._categories = tuple(categories)
-        self._other = other if other in {c.id for c in self._categories} else None
+        self._other = fallback(self._categories, other)
         self._prefilter = prefilter_config
         self._params = params or SemanticParams()
         self._threshold = sum(quotas(self._categories, self._other, prerank_config.margin).values())

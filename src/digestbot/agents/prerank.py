@@ -85,6 +85,11 @@ def score(
     return Score(item_id, levels, is_strong(evidence, live, threshold))
 
 
+def fallback(categories: Sequence[Category], other: str | None) -> str | None:
+    """The fallback category's id, or None when `other` names no configured category."""
+    return other if other in {c.id for c in categories} else None
+
+
 def _live(categories: Sequence[Category], other: str | None) -> list[int]:
     return [i for i, c in enumerate(categories) if c.id != other]
 
@@ -116,7 +121,7 @@ class Scorer:
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
         self.categories = tuple(categories)
-        self.other = other if other in {c.id for c in self.categories} else None
+        self.other = fallback(self.categories, other)
         self.config = config
         self.chunk = chunk
         self.classifier = SemanticClassifier(category_model(self.categories, self.other), embeddings, params)
@@ -219,7 +224,7 @@ def prerank(
     the cut needs grows by a few hundred bytes per candidate, not by an embedding and its evidence.
     """
     cats = tuple(categories)
-    other = other if other in {c.id for c in cats} else None
+    other = fallback(cats, other)
     if not config.enabled or len(items) <= sum(quotas(cats, other, config.margin).values()):
         return PrerankResult(kept=list(items))
     scorer = Scorer(cats, other, config, embeddings=embeddings, params=params, chunk=chunk)
