@@ -2,9 +2,11 @@
 
 One small bar chart per category (two columns), this week's bar highlighted, a week without a
 digest drawn as a hatched full-height column (never confused with a short bar). matplotlib's object
-API on the Agg canvas (no pyplot, no global state, safe in threads). Japanese labels need a font
-that has them: the first installed of Noto Sans CJK JP (Debian's fonts-noto-cjk), IPAexGothic and
-the other usual Japanese fonts, else the IPAex Gothic that the `japanize-matplotlib` package ships.
+API on the Agg canvas (no pyplot). The font is set through `rc_context`, which changes matplotlib's
+process-wide rcParams, so drawing holds one lock: concurrent /digest runs draw one chart at a time.
+Japanese labels need a font that has them: the first installed of Noto Sans CJK JP (Debian's
+fonts-noto-cjk), IPAexGothic and the other usual Japanese fonts, else the IPAex Gothic that the
+`japanize-matplotlib` package ships.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +42,9 @@ PANEL_HEIGHT_IN = 2.1
 HIGHLIGHT = "#1264a3"
 BAR = "#9bbbd4"
 GAP = "#9e9e9e"
+
+
+_DRAWING = threading.Lock()  # rcParams (and the font registry) are process-global state
 
 
 class ChartError(Exception):
@@ -79,7 +85,7 @@ def render_chart(table: WeeklyCounts, *, tz: str = "Asia/Tokyo", title: str = ""
     columns = 2 if len(categories) > 1 else 1
     rows = math.ceil(len(categories) / columns)
     width_in = WIDTH_PX / DPI
-    with rc_context({"font.family": [japanese_font(), "DejaVu Sans"], "font.size": 11}):
+    with _DRAWING, rc_context({"font.family": [japanese_font(), "DejaVu Sans"], "font.size": 11}):
         figure = Figure(figsize=(width_in, 0.9 + rows * PANEL_HEIGHT_IN), dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
         # no bold anywhere: IPAex Gothic has no bold face, and asking for one logs a findfont warning
